@@ -1,0 +1,115 @@
+# storage.replication: the one front door.
+#   make demo   the DR cycle against the lab, across every vendor it serves
+#   make test   sanity, units, lint, integration, molecule (what CI runs)
+# Every target depends on `setup`, which builds .venv/ from requirements-dev.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON_BOOT ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) $(shell command -v python3))
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+BUILD ?= $(CURDIR)/build
+TREE := $(BUILD)/ansible_collections/storage/replication
+COLLECTIONS := $(VENV)/collections
+LAB_DIR ?= $(CURDIR)/.lab
+LAB_TOPOLOGY ?= $(CURDIR)/tests/lab/topologies/default.yml
+PIP_VERSIONS := 25.2
+ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
+PYTEST_ARGS ?=
+SANITY_ARGS ?=
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export LAB_DIR
+export PATH := $(BIN):$(PATH)
+LAB := PYTHONPATH=$(CURDIR)/tests $(PY) -m lab --dir $(LAB_DIR)
+
+.PHONY: help setup tree test sanity units lint integration molecule demo bench chaos lab-up lab-down lab-status clean
+
+help:
+	@echo "make demo         run the DR cycle (setup, failover, failback) against the lab and print the report"
+	@echo "make test         sanity, unit tests, ansible-lint, integration tests, molecule"
+	@echo "make setup        create .venv/ with the pinned toolchain (every target runs it first)"
+	@echo "make sanity | units | lint | integration | molecule | bench | chaos"
+	@echo "make lab-up | lab-down | lab-status   (LAB_TOPOLOGY=..., LAB_DIR=...)"
+
+setup: $(STAMP) $(COLLECTIONS)/ansible_collections/storage/replication
+
+$(STAMP): requirements-dev.txt tools/get_pip_standin.py
+	@test -n "$(PYTHON_BOOT)" || { echo "no python3 found" >&2; exit 1; }
+	@echo "== setup: $(VENV) with $$($(PYTHON_BOOT) --version)"
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@mkdir -p $(ANSIBLE_TEST_CACHE)/pip-wheels
+	@for v in $(PIP_VERSIONS); do \
+	  ls $(ANSIBLE_TEST_CACHE)/pip-wheels/pip-$$v-*.whl >/dev/null 2>&1 || \
+	    $(PY) -m pip download --quiet --no-deps --only-binary=:all: -d $(ANSIBLE_TEST_CACHE)/pip-wheels pip==$$v; \
+	  cp tools/get_pip_standin.py $(ANSIBLE_TEST_CACHE)/get_pip_$$(echo $$v | tr . _).py; \
+	done
+	@touch $@
+
+$(COLLECTIONS)/ansible_collections/storage/replication:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/storage
+	@ln -sfn $(CURDIR) $@
+
+tree: setup
+	@$(PY) tools/build_tree.py $(BUILD) >/dev/null
+
+# ---------------------------------------------------------------------------- tests
+test: setup
+	@$(MAKE) sanity
+	@$(MAKE) units
+	@$(MAKE) lint
+	@$(MAKE) integration
+	@$(MAKE) molecule
+	@echo "== make test: all passed"
+
+sanity: tree
+	@echo "== ansible-test sanity"
+	cd $(TREE) && $(BIN)/ansible-test sanity --python 3.13 --color no $(SANITY_ARGS)
+
+units: setup
+	@echo "== unit tests"
+	PYTHONPATH=$(COLLECTIONS):$(CURDIR)/tests $(PY) -m pytest tests/unit -p no:cacheprovider -q \
+	  -n 2 --timeout 600 $(PYTEST_ARGS)
+
+lint: setup
+	@echo "== ansible-lint (production profile)"
+	$(BIN)/ansible-lint --profile production --offline
+
+integration: tree
+	@echo "== integration tests against the lab"
+	$(PY) tests/integration/run.py --tree $(TREE) $(INTEGRATION_ARGS)
+
+molecule: setup
+	@echo "== molecule"
+	cd extensions && $(BIN)/molecule test --all
+
+# ---------------------------------------------------------------------------- the lab
+lab-up: setup
+	@$(LAB) up --topology $(LAB_TOPOLOGY)
+
+lab-down: setup
+	@$(LAB) down
+
+lab-status: setup
+	@$(LAB) status
+
+# ---------------------------------------------------------------------------- demo, bench
+demo: setup
+	@bash tools/demo.sh
+
+bench: setup
+	$(PY) -m bench
+
+chaos: setup
+	$(PY) -m bench.chaos
+
+clean:
+	-@$(LAB) down 2>/dev/null
+	rm -rf $(BUILD) .ansible tests/output

@@ -1,0 +1,175 @@
+"""Command line of the lab: ``python -m lab {up,down,status,serve}``.
+
+``up`` starts the lab in the background (once: a running lab is left alone) and
+returns when ``<dir>/endpoints.json`` is written; ``down`` stops it and succeeds
+when nothing runs; ``serve`` runs it in the foreground.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from .server import Lab
+from .topology import DEFAULT, Topology
+
+ENDPOINTS = "endpoints.json"
+PIDFILE = "lab.pid"
+
+
+def _pid(state_dir: str) -> int | None:
+    try:
+        with open(os.path.join(state_dir, PIDFILE), encoding="utf-8") as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def _healthy(state_dir: str) -> bool:
+    try:
+        with open(os.path.join(state_dir, ENDPOINTS), encoding="utf-8") as handle:
+            control = json.load(handle)["control_url"]
+        with urllib.request.urlopen(control + "/health", timeout=2) as reply:  # noqa: S310 (loopback)
+            return json.load(reply).get("ok") is True
+    except (OSError, ValueError, KeyError, urllib.error.URLError):
+        return False
+
+
+def _write_json(path: str, data: object) -> None:
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+async def _serve(topology_path: str, state_dir: str) -> None:
+    lab = Lab(Topology.load(topology_path), state_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await lab.start()
+    _write_json(os.path.join(state_dir, ENDPOINTS), lab.endpoints())
+    print(f"lab serving {', '.join(sorted(lab.arrays))}; control at {lab.control_url()}", flush=True)
+    await stop.wait()
+    await lab.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    os.makedirs(args.dir, exist_ok=True)
+    with open(os.path.join(args.dir, PIDFILE), "w", encoding="utf-8") as handle:
+        handle.write(str(os.getpid()))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(_serve(args.topology, args.dir))
+    finally:
+        for name in (ENDPOINTS, PIDFILE):
+            try:
+                os.unlink(os.path.join(args.dir, name))
+            except FileNotFoundError:
+                pass
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    os.makedirs(args.dir, exist_ok=True)
+    pid = _pid(args.dir)
+    if pid is not None and _healthy(args.dir):
+        print(f"lab already running (pid {pid}); endpoints in {os.path.join(args.dir, ENDPOINTS)}")
+        return 0
+    if pid is not None:
+        cmd_down(args)
+    try:
+        os.unlink(os.path.join(args.dir, ENDPOINTS))
+    except FileNotFoundError:
+        pass
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                    env.get("PYTHONPATH", "")) if p)
+    with open(os.path.join(args.dir, "lab.log"), "ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "lab", "serve", "--topology", args.topology, "--dir", args.dir],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(f"lab exited with status {proc.returncode}; see {os.path.join(args.dir, 'lab.log')}",
+                  file=sys.stderr)
+            return 1
+        if _healthy(args.dir):
+            print(f"lab running (pid {proc.pid}); endpoints in {os.path.join(args.dir, ENDPOINTS)}")
+            return 0
+        time.sleep(0.1)
+    print(f"lab did not come up within {args.timeout}s; see {os.path.join(args.dir, 'lab.log')}", file=sys.stderr)
+    proc.terminate()
+    return 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    pid = _pid(args.dir)
+    if pid is None:
+        print("lab not running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _pid(args.dir) is not None:
+        time.sleep(0.1)
+    if _pid(args.dir) is not None:
+        os.kill(pid, signal.SIGKILL)
+        for name in (ENDPOINTS, PIDFILE):
+            try:
+                os.unlink(os.path.join(args.dir, name))
+            except FileNotFoundError:
+                pass
+    print(f"lab stopped (pid {pid})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    pid = _pid(args.dir)
+    if pid is None or not _healthy(args.dir):
+        print("lab not running")
+        return 1
+    with open(os.path.join(args.dir, ENDPOINTS), encoding="utf-8") as handle:
+        data = json.load(handle)
+    for name, info in sorted(data["arrays"].items()):
+        print(f"{name:12} {info['vendor']:6} {info['url']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func in (("serve", cmd_serve), ("up", cmd_up), ("down", cmd_down), ("status", cmd_status)):
+        one = sub.add_parser(name)
+        one.add_argument("--dir", default=os.environ.get("LAB_DIR", ".lab"), help="state directory")
+        one.add_argument("--topology", default=os.environ.get("LAB_TOPOLOGY") or DEFAULT)
+        one.add_argument("--timeout", type=float, default=60.0)
+        one.set_defaults(func=func)
+    args = parser.parse_args(argv)
+    args.dir = os.path.abspath(args.dir)
+    args.topology = os.path.abspath(args.topology)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
