@@ -161,8 +161,8 @@ class LabProcess:
 
     def start(self, timeout: float = 60.0) -> LabClient:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                         env.get("PYTHONPATH")]))
+        tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [tests_dir, env.get("PYTHONPATH")]))
         log = open(os.path.join(self.state_dir, "lab.log"), "ab")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
             [sys.executable, "-m", "lab", "serve", "--dir", self.state_dir, "--topology", self.topology],

@@ -69,7 +69,15 @@ def run_module(name: str, args: dict[str, t.Any], check_mode: bool = False, diff
     text = out.getvalue().strip().splitlines()
     result = json.loads(text[-1])
     result.setdefault("failed", exited.value.code not in (0, None))
+    result["warnings"] = [_message(w) for w in result.get("warnings", [])]
     return result
+
+
+def _message(warning: t.Any) -> str:
+    """A warning as text: ansible-core 2.19+ returns structured warnings from the module."""
+    if isinstance(warning, dict):
+        return str((warning.get("event") or {}).get("msg") or warning.get("msg") or warning)
+    return str(warning)
 
 
 @pytest.fixture(name="run_module")

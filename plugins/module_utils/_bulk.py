@@ -1,0 +1,174 @@
+"""Run many items at once with bounded concurrency and aggregated polling.
+
+Each item is a generator that describes its work step by step: it yields a
+``Call`` when it needs an HTTP request (the engine runs it on one of
+``max_workers`` threads and sends the result back) and a ``Wait`` when it needs
+the array to reach a state. Waiting items hold no thread: the engine calls one
+``poll`` function for all of them per round, so 500 waiting relationships cost
+one collection request per round, not 500. An item's generator returns its
+result dict; an exception fails the item only.
+
+This is a private module: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+import typing as t
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+
+from ._common import ReplicationError
+from ._waiting import Backoff, WaitTimeout
+
+
+class Call:
+    """Run ``fn(*args, **kwargs)`` on a worker thread."""
+
+    def __init__(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> None:
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+
+class Wait:
+    """Resume once the polled state of ``key`` passes ``check``.
+
+    ``check(state)`` answers True (done: the generator gets the state), False
+    (keep waiting) or a message (the wait failed: raises ReplicationError in the
+    generator). After ``timeout`` seconds the generator gets a WaitTimeout.
+    """
+
+    def __init__(self, key: t.Hashable, check: t.Callable[[t.Any], bool | str], timeout: float, what: str,
+                 describe: t.Callable[[t.Any], t.Any] | None = None, rerun: str = "") -> None:
+        self.key = key
+        self.check = check
+        self.timeout = timeout
+        self.what = what
+        self.describe = describe
+        self.rerun = rerun
+        self.started = 0.0
+
+
+class Item:
+    """One unit of bulk work. ``record`` is the item's result so far (its generator keeps
+    ``record["actions"]`` up to date), so a failure still reports the steps that were done."""
+
+    def __init__(self, name: str, steps: t.Generator[t.Any, t.Any, dict[str, t.Any]],
+                 record: dict[str, t.Any] | None = None) -> None:
+        self.name = name
+        self.steps = steps
+        self.record = record if record is not None else {}
+        self.result: dict[str, t.Any] | None = None
+        self.started = False
+
+
+Poll = t.Callable[[t.Set[t.Hashable]], t.Dict[t.Hashable, t.Any]]
+
+
+def run_items(items: list[Item], poll: Poll | None, max_workers: int = 10, continue_on_error: bool = True,
+              poll_interval: float = 1.0, max_poll_interval: float = 10.0) -> list[dict[str, t.Any]]:
+    """Drive every item to its end; return their results in input order.
+
+    A failed item's result has ``failed: true`` and ``msg``. With
+    ``continue_on_error`` false, the first failure stops items whose next
+    request has not started yet; they are reported ``skipped`` (or
+    ``stopped`` after the steps they completed).
+    """
+    ready: collections.deque[tuple[Item, t.Any, BaseException | None]] = collections.deque(
+        (item, None, None) for item in items)
+    waiting: dict[int, tuple[Item, Wait]] = {}
+    inflight: dict[Future[t.Any], Item] = {}
+    backoff = Backoff(poll_interval, maximum=max(max_poll_interval, poll_interval))
+    next_poll: float | None = None
+    last_poll_error: str | None = None
+    stopping = False
+    latest: dict[t.Hashable, t.Any] = {}
+
+    def finish(item: Item, result: dict[str, t.Any]) -> None:
+        item.result = result
+
+    def fail(item: Item, exc: BaseException) -> None:
+        nonlocal stopping
+        result = dict(item.record)
+        result.update({"failed": True, "msg": str(exc)})
+        if isinstance(exc, ReplicationError):
+            result.update(exc.details)
+        item.result = result
+        if not continue_on_error:
+            stopping = True
+
+    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        while ready or waiting or inflight:
+            while ready:
+                item, value, error = ready.popleft()
+                if stopping and item.result is None:
+                    item.steps.close()
+                    item.result = dict(item.record)
+                    item.result.update({"skipped": True, "changed": bool(item.record.get("changed")),
+                                        "msg": "stopped: an earlier item failed and continue_on_error is false"})
+                    continue
+                try:
+                    step = item.steps.throw(error) if error is not None else item.steps.send(value)
+                except StopIteration as done:
+                    finish(item, done.value or {})
+                    continue
+                except Exception as exc:  # pylint: disable=broad-except
+                    fail(item, exc)
+                    continue
+                if isinstance(step, Call):
+                    item.started = True
+                    inflight[pool.submit(step.fn, *step.args, **step.kwargs)] = item
+                elif isinstance(step, Wait):
+                    step.started = time.monotonic()
+                    waiting[id(item)] = (item, step)
+                    backoff.reset()
+                    soon = step.started + backoff.next()
+                    next_poll = soon if next_poll is None else min(next_poll, soon)
+                else:
+                    fail(item, TypeError(f"item {item.name} yielded {step!r}"))
+            if stopping:
+                for future, item in list(inflight.items()):
+                    if future.cancel():
+                        del inflight[future]
+                        ready.append((item, None, None))
+                for key, (item, _wait) in list(waiting.items()):
+                    del waiting[key]
+                    ready.append((item, None, None))
+                if ready:
+                    continue
+            now = time.monotonic()
+            if inflight:
+                timeout = None if next_poll is None else max(0.0, next_poll - now)
+                done, _pending = wait_futures(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = inflight.pop(future)
+                    exc = future.exception()
+                    ready.append((item, None, exc) if exc is not None else (item, future.result(), None))
+            elif waiting and next_poll is not None and next_poll > now:
+                time.sleep(next_poll - now)
+            if waiting and next_poll is not None and time.monotonic() >= next_poll:
+                keys = {w.key for _item, w in waiting.values()}
+                try:
+                    latest.update(poll(keys) if poll else {})
+                    last_poll_error = None
+                except ReplicationError as exc:
+                    last_poll_error = str(exc)
+                now = time.monotonic()
+                for key, (item, w) in list(waiting.items()):
+                    state = latest.get(w.key)
+                    verdict = False if last_poll_error else w.check(state)
+                    shown = w.describe(state) if w.describe else state
+                    if verdict is True:
+                        ready.append((item, state, None))
+                    elif isinstance(verdict, str):
+                        ready.append((item, None, ReplicationError(verdict, current=shown)))
+                    elif now - w.started >= w.timeout:
+                        why = f"{shown} (last poll failed: {last_poll_error})" if last_poll_error else shown
+                        ready.append((item, None, WaitTimeout(w.what, now - w.started, why, w.rerun)))
+                    else:
+                        continue
+                    del waiting[key]
+                next_poll = time.monotonic() + backoff.next() if waiting else None
+    return [item.result or {} for item in items]

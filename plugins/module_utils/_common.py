@@ -1,0 +1,138 @@
+"""Shared pieces of every module: connection options, endpoint URLs, errors, results.
+
+This is a private module: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from urllib.parse import urlsplit
+
+from ansible.module_utils.basic import env_fallback
+
+_HOST_RE = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[A-Za-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?$")
+
+
+class ReplicationError(Exception):
+    """A failure to report with ``fail_json``: a message plus facts for the result.
+
+    ``details`` carries what the array answered (``array_message``, ``array_code``,
+    ``http_status``) and the object's state, so a failure always says what was
+    asked, what the array said, and where things stand.
+    """
+
+    def __init__(self, msg: str, **details: t.Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+def connection_options(env_prefix: str, extra: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """Argument spec of the connection options, each with an environment fallback.
+
+    The variables are ``<PREFIX>_HOSTNAME``, ``_USERNAME``, ``_PASSWORD``,
+    ``_VALIDATE_CERTS``, ``_CA_PATH``, ``_PORT`` and ``_TIMEOUT``.
+    """
+
+    def env(name: str) -> tuple[t.Any, list[str]]:
+        return (env_fallback, [f"{env_prefix}_{name}"])
+
+    spec: dict[str, t.Any] = {
+        "hostname": {"type": "str", "required": True, "fallback": env("HOSTNAME")},
+        "username": {"type": "str", "required": True, "fallback": env("USERNAME"), "aliases": ["user"]},
+        "password": {"type": "str", "required": True, "no_log": True, "fallback": env("PASSWORD")},
+        "validate_certs": {"type": "bool", "default": True, "fallback": env("VALIDATE_CERTS")},
+        "ca_path": {"type": "path", "fallback": env("CA_PATH")},
+        "port": {"type": "int", "fallback": env("PORT")},
+        "timeout": {"type": "int", "default": 60, "fallback": env("TIMEOUT")},
+    }
+    spec.update(extra or {})
+    return spec
+
+
+def nested_connection_options(env_prefix: str) -> dict[str, t.Any]:
+    """The connection options as a sub-spec (e.g. a source cluster), without fallbacks."""
+    spec = connection_options(env_prefix)
+    for key in ("hostname", "username", "password"):
+        spec[key] = dict(spec[key], required=True)
+    for opts in spec.values():
+        opts.pop("fallback", None)
+        opts.pop("aliases", None)
+    return spec
+
+
+def base_url(hostname: str, port: int | None = None, scheme: str = "https") -> str:
+    """``scheme://host:port`` from a host, ``host:port`` or a URL; ``port`` overrides the one given.
+
+    A path in a URL is dropped: every protocol client adds its own.
+    """
+    value = (hostname or "").strip()
+    if not value:
+        raise ReplicationError("hostname is empty: give a host, host:port or an https:// URL")
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https"):
+            raise ReplicationError(f"hostname {hostname!r}: only http:// and https:// URLs are supported")
+        if not parts.hostname:
+            raise ReplicationError(f"hostname {hostname!r}: the URL has no host")
+        scheme = parts.scheme
+        host = parts.hostname
+        try:
+            url_port = parts.port
+        except ValueError as exc:
+            raise ReplicationError(f"hostname {hostname!r}: {exc}") from exc
+    else:
+        match = _HOST_RE.match(value)
+        if not match:
+            raise ReplicationError(f"hostname {hostname!r} is not a host name, host:port or URL")
+        host = match.group("v6") or match.group("host")
+        url_port = int(match.group("port")) if match.group("port") else None
+    port = port or url_port
+    if port is not None and not 0 < port < 65536:
+        raise ReplicationError(f"port {port} is out of range")
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
+
+
+def tls_verify(params: dict[str, t.Any]) -> bool | str:
+    """What to verify the server certificate with: a CA file, the system store, or nothing."""
+    if not params.get("validate_certs", True):
+        return False
+    return params.get("ca_path") or True
+
+
+def merge_item(defaults: dict[str, t.Any], item: dict[str, t.Any], keys: t.Iterable[str]) -> dict[str, t.Any]:
+    """A bulk item with the task-level value of every key it does not set itself."""
+    merged = {key: defaults.get(key) for key in keys}
+    merged.update({k: v for k, v in item.items() if v is not None})
+    return merged
+
+
+def item_options(spec: dict[str, t.Any], keys: t.Iterable[str]) -> dict[str, t.Any]:
+    """The per-item sub-spec of a bulk list: the same options, with no defaults (the task's apply)."""
+    sub = {}
+    for key in keys:
+        opts = dict(spec[key])
+        opts.pop("default", None)
+        opts.pop("required", None)
+        sub[key] = opts
+    return sub
+
+
+def summarize(results: list[dict[str, t.Any]]) -> dict[str, int]:
+    counts = {"total": len(results), "changed": 0, "failed": 0, "skipped": 0, "ok": 0}
+    for item in results:
+        if item.get("failed"):
+            counts["failed"] += 1
+        elif item.get("skipped"):
+            counts["skipped"] += 1
+        elif item.get("changed"):
+            counts["changed"] += 1
+        else:
+            counts["ok"] += 1
+    return counts
