@@ -88,7 +88,7 @@ integration: tree
 
 molecule: setup
 	@echo "== molecule"
-	cd extensions && $(BIN)/molecule test --all
+	$(BIN)/molecule test --all
 
 # ---------------------------------------------------------------------------- the lab
 lab-up: setup
