@@ -361,6 +361,8 @@ class Engine:
             yield from self._guard_resync(item, before)
         if "reverse" in actions:
             yield from self._guard_reverse(item)
+            if item.get("_rebaseline"):
+                actions = ["rebaseline" if a == "reverse" else a for a in actions]
         record["relationship"] = before
         if self.check_mode:
             after = predict(before, item, actions)
@@ -426,6 +428,7 @@ class Engine:
         item["_common_snapshot"] = common
         if common is None:
             if item.get("allow_full_baseline"):
+                item["_rebaseline"] = True
                 return
             raise ReplicationError(f"no common snapshot between {src_path} and {key}: reversing needs a full "
                                    "baseline that replaces all data on the new destination; set "
@@ -546,18 +549,48 @@ class Engine:
     def _do_reverse(self, item, state, record):  # type: ignore[no-untyped-def]
         assert self.src is not None
         opposite = self.opposite[item["source_path"]]
-        if item.get("_common_snapshot") is None and item.get("allow_full_baseline"):
-            raise ReplicationError(f"no common snapshot between {item['source_path']} and "
-                                   f"{item['destination_path']}; a full re-baseline in the reverse direction needs "
-                                   "the destination volume deleted and re-created as DP, which this module does "
-                                   "not do to a volume that holds production data. Delete the opposite "
-                                   "relationship, re-create the volume as DP, and run again")
+        state["issued"] = None
         body = {"source": {"path": opposite["destination_path"]},
                 "destination": {"path": opposite["source_path"]},
                 "state": active_state(opposite.get("policy_type"))}
-        state["issued"] = None
         yield Call(self._patch, self.src, str(opposite["uuid"]), body)
         record["common_snapshot"] = item.get("_common_snapshot")
+
+    def _do_rebaseline(self, item, state, record):  # type: ignore[no-untyped-def]
+        """Reverse without a common snapshot: a full baseline into a new DP volume of the same shape.
+
+        Only with allow_full_baseline. The opposite relationship is deleted on its
+        destination and released on its source, the new destination volume (which
+        held the old source data) is replaced by an empty DP volume of the same name,
+        size and aggregates, and the reversed relationship is created and initialized.
+        """
+        assert self.src is not None
+        opposite = self.opposite[item["source_path"]]
+        state["issued"] = None
+        key = item["destination_path"]
+        uuid = str(opposite["uuid"])
+        yield Call(self.src.write, "DELETE", f"/snapmirror/relationships/{uuid}", None, {"destination_only": "true"})
+        try:
+            yield Call(self.dst.write, "DELETE", f"/snapmirror/relationships/{uuid}", None, {"source_only": "true"})
+        except HttpError as exc:
+            if exc.status != 404 and exc.code != CODE_NOT_FOUND:
+                raise
+        found = yield Call(self.dst.volumes, [key], VOLUME_FIELDS)
+        vol = found.get(key)
+        if vol is None:
+            raise ReplicationError(f"cannot re-baseline {key}: the volume is gone")
+        svm, name = split_path(key)
+        if (vol.get("nas") or {}).get("path"):
+            yield Call(self.dst.write, "PATCH", f"/storage/volumes/{vol['uuid']}", {"nas": {"path": ""}})
+        yield Call(self.dst.write, "DELETE", f"/storage/volumes/{vol['uuid']}")
+        body: dict[str, t.Any] = {"name": name, "svm": {"name": svm}, "type": "dp", "size": int(vol["size"])}
+        if vol.get("aggregates"):
+            body["aggregates"] = [{"name": a["name"]} for a in vol["aggregates"]]
+        yield Call(self.dst.write, "POST", "/storage/volumes", body)
+        yield Call(self.dst.write, "POST", "/snapmirror/relationships", {
+            "source": {"path": item["source_path"]}, "destination": {"path": key},
+            "state": active_state(opposite.get("policy_type"))})
+        record["rebaselined"] = True
 
     def _do_update(self, item, state, record):  # type: ignore[no-untyped-def]
         state["issued"] = state.get("facts")

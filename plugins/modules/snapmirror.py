@@ -127,8 +127,10 @@ options:
     default: false
   allow_full_baseline:
     description:
-      - When no common snapshot exists, proceed with operations that need a full baseline instead of
-        refusing. This module does not delete or re-create a volume that holds data; it says what to do.
+      - A reverse (O(reverse=true)) needs a common snapshot of the two volumes. When there is none, the
+        module refuses by default. With V(true) it re-baselines in full instead; it deletes the opposite
+        relationship, releases its source, replaces the new destination volume (and all its data) with an
+        empty DP volume of the same name, size and aggregates, and initializes the reversed relationship.
     type: bool
     default: false
   junction_path:
@@ -527,7 +529,8 @@ def main() -> None:
         details = {k: v for k, v in result.items() if k not in skip}
         out.update(details)
         module.fail_json(msg=result.get("msg", "failed"), **out)
-    for key in ("common_snapshot", "released", "junction_path", "destination_volume_created", "destination_grown_to"):
+    for key in ("common_snapshot", "released", "rebaselined", "junction_path", "destination_volume_created",
+                "destination_grown_to"):
         if key in result:
             out[key] = result[key]
     module.exit_json(**out)

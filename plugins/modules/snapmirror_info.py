@@ -41,6 +41,10 @@ options:
       - List the relationships whose source is on this cluster instead (ONTAP's C(list_destinations_only)).
     type: bool
     default: false
+  list_volumes:
+    description:
+      - Also list the volumes of this SVM as RV(volumes), for example to protect every volume of a backend.
+    type: str
   max_lag:
     description:
       - An RPO in seconds. Each relationship gets C(over_rpo), and C(summary.over_rpo) counts them.
@@ -142,6 +146,12 @@ relationships:
     policy_type:
       description: C(async) or C(sync).
       type: str
+volumes:
+  description: The volumes of the SVM named by O(list_volumes), each with C(name), C(path) (C(<svm>:<volume>)),
+    C(type) (C(rw), C(dp)), C(state), C(size) in bytes, C(junction_path) and C(aggregates).
+  returned: when O(list_volumes) is set
+  type: list
+  elements: dict
 query_result:
   description: The value of O(query) when it is not a list.
   returned: when O(query) gives something other than a list
@@ -171,6 +181,7 @@ def main() -> None:
         "destination_svm": {"type": "str"},
         "source_svm": {"type": "str"},
         "outgoing": {"type": "bool", "default": False},
+        "list_volumes": {"type": "str"},
         "max_lag": {"type": "int"},
         "query": {"type": "str"},
     })
@@ -198,9 +209,19 @@ def main() -> None:
         facts.sort(key=lambda f: f.get("destination_path") or "")
         summary = summarize_relationships(facts, params["max_lag"])
         out = apply_query(facts, params["query"], "relationships")
+        if params["list_volumes"]:
+            out["volumes"] = [volume_facts(v) for v in client.records("/storage/volumes", {
+                "svm.name": params["list_volumes"], "fields": "name,svm.name,type,state,size,nas.path,aggregates.name"})]
     except ReplicationError as exc:
         module.fail_json(msg=str(exc), requests_sent=client.rest.sent if client else 0, **exc.details)
     module.exit_json(changed=False, summary=summary, requests_sent=client.rest.sent, **out)
+
+
+def volume_facts(record: dict) -> dict:
+    return {"name": record.get("name"), "path": f"{(record.get('svm') or {}).get('name')}:{record.get('name')}",
+            "type": record.get("type"), "state": record.get("state"), "size": record.get("size"),
+            "junction_path": (record.get("nas") or {}).get("path"),
+            "aggregates": [a.get("name") for a in record.get("aggregates") or []]}
 
 
 def summarize_relationships(facts: list[dict], max_lag: int | None) -> dict:

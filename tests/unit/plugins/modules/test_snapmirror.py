@@ -17,7 +17,7 @@ LAB_TOPOLOGY = {
             "vendor": "ontap",
             "aggregates": [{"name": "aggr1_a", "size": "100TiB"}],
             "svms": [{"name": "svm_a", "volumes": [
-                {"name": "vol{n}", "count": 6, "size": "256MiB", "data_blocks": 32, "nas_path": "/vol{n}"},
+                {"name": "vol{n}", "count": 7, "size": "256MiB", "data_blocks": 32, "nas_path": "/vol{n}"},
                 {"name": "bulk{n:02d}", "count": 50, "size": "64MiB", "data_blocks": 4, "nas_path": "/bulk{n:02d}"},
             ]}],
             "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
@@ -289,3 +289,34 @@ def test_the_array_message_and_code_come_through(lab, run_module, conn):
         lab.clear_faults("ontap-b")
     assert result["failed"] and "Volume is busy" in result["msg"] and result["array_code"] == "917555"
     assert result["actions"] == []
+
+
+def test_reverse_without_a_common_snapshot_needs_allow_full_baseline(lab, run_module, conn):
+    forward = conn(source_path="svm_a:vol7", destination_path="svm_b:vol7_fb", create_destination={"enabled": True})
+    created = run_module("snapmirror", forward)
+    assert not created["failed"], created
+    assert not run_module("snapmirror", dict(forward, relationship_state="broken_off", junction_path="/vol7_fb"))["failed"]
+    # the primary loses the common snapshot: its side of the relationship is dropped, then the snapshot
+    primary = lab.session("ontap-a")
+    base = lab.url("ontap-a", "/api")
+    uuid = created["relationship"]["uuid"]
+    assert primary.delete(f"{base}/snapmirror/relationships/{uuid}", params={"source_info_only": "true",
+                                                                              "return_timeout": 30}).ok
+    vol = primary.get(f"{base}/storage/volumes", params={"name": "vol7", "svm.name": "svm_a"}).json()["records"][0]
+    for snap in primary.get(f"{base}/storage/volumes/{vol['uuid']}/snapshots").json()["records"]:
+        assert primary.delete(f"{base}/storage/volumes/{vol['uuid']}/snapshots/{snap['uuid']}",
+                              params={"return_timeout": 30}).ok
+    lab.write("ontap-b", "svm_b:vol7_fb", 3)
+    backward = dict(lab.connection("ontap-a"), source_cluster=lab.connection("ontap-b"), poll_interval=0.05,
+                    source_path="svm_b:vol7_fb", destination_path="svm_a:vol7", reverse=True)
+    mark = lab.mark()
+    refused = run_module("snapmirror", backward)
+    assert refused["failed"] and "no common snapshot" in refused["msg"] and "allow_full_baseline" in refused["msg"]
+    assert lab.mutations_since(mark) == []
+    check = run_module("snapmirror", dict(backward, allow_full_baseline=True), check_mode=True)
+    assert check["actions"] == ["rebaseline", "wait_active"] and lab.mutations_since(mark) == []
+    rebased = run_module("snapmirror", dict(backward, allow_full_baseline=True))
+    assert not rebased["failed"], rebased
+    assert rebased["rebaselined"] is True and rebased["relationship"]["state"] == "snapmirrored"
+    assert lab.digest("ontap-a", "svm_a:vol7") == lab.digest("ontap-b", "svm_b:vol7_fb")
+    assert run_module("snapmirror", dict(backward, allow_full_baseline=True))["changed"] is False

@@ -1,0 +1,39 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Filters the roles use to turn replication sets into module items."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.storage.replication.plugins.module_utils._sets import (
+    SetError, array_connection, failback_needs, failback_phase, fence_waves, module_items, ontap_items, report_rows,
+    report_summary, set_targets, volume_entries)
+
+
+def _wrap(func):  # type: ignore[no-untyped-def]
+    def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return func(*args, **kwargs)
+        except SetError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+    call.__name__ = func.__name__
+    call.__doc__ = func.__doc__
+    return call
+
+
+class FilterModule:
+    def filters(self):  # type: ignore[no-untyped-def]
+        return {
+            "replication_connection": _wrap(array_connection),
+            "replication_targets": _wrap(set_targets),
+            "replication_volumes": _wrap(volume_entries),
+            "replication_waves": _wrap(fence_waves),
+            "replication_module_items": _wrap(module_items),
+            "replication_report_rows": _wrap(report_rows),
+            "replication_report_summary": _wrap(report_summary),
+            "replication_ontap_items": _wrap(ontap_items),
+            "replication_failback_phase": _wrap(failback_phase),
+            "replication_failback_needs": _wrap(failback_needs),
+        }
