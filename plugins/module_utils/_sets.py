@@ -90,7 +90,7 @@ def volume_entries(rset: dict[str, t.Any], discovered: list[str] | None = None) 
     return sorted(entries, key=lambda e: (e["order"], e["name"]))
 
 
-METADATA_KEYS = ("order", "set", "volume")
+METADATA_KEYS = ("order", "set", "volume", "facts", "phase")
 
 
 def module_items(items: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
@@ -140,18 +140,24 @@ def failback_phase(forward: dict[str, t.Any] | None, reverse: dict[str, t.Any] |
 
 
 PHASES = ("failed_over", "reversing", "reversed", "cut_over", "home")
-STEP_FROM = {"reverse": "failed_over", "cutover": "reversed", "reestablish": "cut_over"}
+STEP_PHASES = {"reverse": ("failed_over",), "cutover": ("reversing", "reversed"), "reestablish": ("cut_over",)}
+REMAINING = {"failed_over": ["reverse", "cutover", "reestablish"], "reversing": ["cutover", "reestablish"],
+             "reversed": ["cutover", "reestablish"], "cut_over": ["reestablish"], "home": [], "missing": []}
 
 
 def failback_needs(phase: str, step: str) -> bool:
-    """Whether an item that was in ``phase`` when the run started goes through failback ``step``.
+    """Whether an item now in ``phase`` goes through failback ``step`` next.
 
-    A step applies to every item that had not yet passed it, so a rerun picks
-    each item up where the arrays say it stopped and never repeats a finished step.
+    The role reads the arrays again before every step, so an item that finished
+    a step moves on and one that failed it stays behind: a rerun picks each item
+    up where the arrays say it stopped and never repeats a finished step.
     """
-    if phase not in PHASES[:-1]:
-        return False
-    return PHASES.index(phase) <= PHASES.index(STEP_FROM[step])
+    return phase in STEP_PHASES[step]
+
+
+def failback_remaining(phase: str) -> list[str]:
+    """The failback steps still ahead of an item in ``phase``."""
+    return list(REMAINING.get(phase, []))
 
 
 OBJECT_KEYS = {"ontap": "relationship", "vsp": "pair", "smis": "synchronization"}
@@ -195,3 +201,163 @@ def report_summary(rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:
         "worst_lag_seconds": max(lags) if lags else None,
         "failed_items": [f"{r['set']}/{r['item']}: {r['msg']}" for r in rows if r.get("failed")],
     }
+
+
+def ontap_set_relationships(rset: dict[str, t.Any], relationships: list[dict[str, t.Any]],
+                            mount: bool = True) -> list[dict[str, t.Any]]:
+    """The set's items as a DR cluster sees them, from its ``snapmirror_info`` facts.
+
+    Explicit volumes map to their destination paths; ``volumes: all`` means
+    every relationship whose source is in the set's source SVM. Each item keeps
+    the relationship's facts under ``facts`` (None when the DR cluster has no
+    such relationship) and gets a ``junction_path`` (``/<destination volume>``)
+    when ``mount`` is true and the volume entry does not name one.
+    """
+    by_dest = {r.get("destination_path"): r for r in relationships}
+    explicit = rset.get("volumes") not in (None, "all")
+    if explicit:
+        items = ontap_items(rset)
+    else:
+        src_svm = rset.get("source_container")
+        by_source = {r.get("source_path"): r for r in relationships if r.get("source_svm") == src_svm}
+        names = [r.get("source_volume") for r in by_source.values() if r.get("source_volume")]
+        items = []
+        for item in ontap_items(rset, names) if names else []:
+            item["destination_path"] = by_source[item["source_path"]]["destination_path"]
+            items.append(item)
+    for item in items:
+        item["facts"] = by_dest.get(item["destination_path"])
+        if mount and "junction_path" not in item:
+            item["junction_path"] = "/" + item["destination_path"].split(":", 1)[1]
+    return items
+
+
+def choose_target(candidates: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Of the reachable targets (``{target, items, error}``), the one with the smallest worst lag.
+
+    An item without a relationship or without data counts as infinitely late.
+    """
+    usable = [c for c in candidates if not c.get("error")]
+    if not usable:
+        reasons = "; ".join(f"{array_name(c.get('target'))}: {c.get('error')}" for c in candidates)
+        raise SetError(f"no target of the set can be read ({reasons})")
+
+    def worst(candidate: dict[str, t.Any]) -> float:
+        lags = [(i.get("facts") or {}).get("lag_seconds") for i in candidate.get("items") or []]
+        if not lags or any(lag is None for lag in lags):
+            return float("inf")
+        return float(max(lags))
+
+    best = min(usable, key=worst)
+    chosen = dict(best)
+    chosen["worst_lag_seconds"] = None if worst(best) == float("inf") else int(worst(best))
+    chosen["considered"] = [{"target": array_name(c.get("target")), "worst_lag_seconds":
+                             None if c.get("error") or worst(c) == float("inf") else int(worst(c)),
+                             "error": c.get("error")} for c in candidates]
+    return chosen
+
+
+def rpo_violations(items: list[dict[str, t.Any]], max_lag: int | None) -> list[str]:
+    """Items that a planned failover must refuse for: lag over ``max_lag``, no data, or no relationship.
+
+    Items already broken off were fenced by an earlier run and do not count.
+    """
+    out = []
+    for item in items:
+        facts = item.get("facts")
+        name = f"{item.get('set')}/{item.get('destination_path')}"
+        if facts is None:
+            out.append(f"{name}: no relationship on the target")
+        elif facts.get("state") == "broken_off":
+            continue
+        elif max_lag is not None and (facts.get("lag_seconds") is None or facts["lag_seconds"] > max_lag):
+            out.append(f"{name}: lag {facts.get('lag_seconds')}s exceeds max_lag {max_lag}s")
+    return out
+
+
+def ontap_candidates(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop_var: str,
+                     mount: bool = True) -> list[dict[str, t.Any]]:
+    """Target candidates from the registered results of a ``snapmirror_info`` loop over the set's targets."""
+    out = []
+    for result in results:
+        target = result.get(loop_var)
+        if result.get("failed") or "relationships" not in result:
+            out.append({"target": target, "items": [], "error": result.get("msg", "not read")})
+            continue
+        items = ontap_set_relationships(rset, result["relationships"], mount)
+        out.append({"target": target, "items": items, "error": None})
+    return out
+
+
+def ontap_failback_items(rset: dict[str, t.Any], forward: list[dict[str, t.Any]],
+                         reverse: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The set's items for a failback, each with the phase the arrays show.
+
+    ``forward`` are the relationships the DR cluster lists (primary -> DR),
+    ``reverse`` the ones the primary lists (DR -> primary). An item is known by
+    its primary path (``source_path``) and DR path (``destination_path``).
+    """
+    rev_by_dest = {r.get("destination_path"): r for r in reverse}
+    fwd_by_source = {r.get("source_path"): r for r in forward}
+    if rset.get("volumes") not in (None, "all"):
+        items = ontap_items(rset)
+    else:
+        src_svm = rset.get("source_container")
+        names = {r.get("source_volume") for r in forward if r.get("source_svm") == src_svm}
+        names |= {r.get("destination_volume") for r in reverse if r.get("destination_svm") == src_svm}
+        items = ontap_items(rset, sorted(n for n in names if n)) if names else []
+    for item in items:
+        fwd = fwd_by_source.get(item["source_path"])
+        if fwd is not None:
+            item["destination_path"] = fwd["destination_path"]
+        rev = rev_by_dest.get(item["source_path"])
+        if rev is not None and fwd is None:
+            item["destination_path"] = rev.get("source_path") or item["destination_path"]
+        item["phase"] = failback_phase(fwd, rev)
+        item.setdefault("junction_path", "/" + item["source_path"].split(":", 1)[1])
+    return items
+
+
+def failback_step_items(items: list[dict[str, t.Any]], step: str) -> list[dict[str, t.Any]]:
+    """The items that go through ``step`` (reverse, cutover, reestablish), as module items for it."""
+    out = []
+    for item in items:
+        if not failback_needs(item.get("phase", ""), step):
+            continue
+        primary, dr = item["source_path"], item["destination_path"]
+        if step == "reestablish":
+            entry = {"source_path": primary, "destination_path": dr}
+        else:
+            entry = {"source_path": dr, "destination_path": primary}
+        if step == "cutover":
+            entry["junction_path"] = item["junction_path"]
+        entry["order"] = item.get("order", 0)
+        entry["set"] = item.get("set")
+        out.append(entry)
+    return out
+
+
+def failback_target(results: list[dict[str, t.Any]], loop_var: str, rset: dict[str, t.Any]) -> t.Any:
+    """The DR target a set failed over to: the one holding broken-off relationships of the set's
+    source SVM, else the first target that could be read."""
+    readable = [r for r in results if not r.get("failed") and "relationships" in r]
+    if not readable:
+        raise SetError(f"set {rset.get('name')!r}: none of its targets can be read")
+    src_svm = rset.get("source_container")
+    for result in readable:
+        if any(r.get("state") == "broken_off" and r.get("source_svm") == src_svm for r in result["relationships"]):
+            return result[loop_var]
+    return readable[0][loop_var]
+
+
+def stale_reverses(items: list[dict[str, t.Any]], forward: list[dict[str, t.Any]],
+                   reverse: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Reverse relationships left on the primary for items that are home again (forward mirrored)."""
+    fwd = {r.get("source_path"): r for r in forward}
+    rev = {r.get("destination_path"): r for r in reverse}
+    out = []
+    for item in items:
+        home = (fwd.get(item["source_path"]) or {}).get("state") in ("snapmirrored", "in_sync")
+        if home and item["source_path"] in rev:
+            out.append({"destination_path": item["source_path"], "source_path": item["destination_path"]})
+    return out
