@@ -8,8 +8,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.storage.replication.plugins.module_utils._sets import (
-    SetError, array_connection, choose_target, failback_needs, failback_remaining, failback_step_items, failback_target, ontap_candidates, ontap_failback_items, failback_phase, fence_waves, module_items, ontap_items,
-    ontap_set_relationships, report_rows, report_summary, rpo_violations, set_targets, stale_reverses, volume_entries)
+    SetError, array_connection, choose_target, failback_needs, failback_remaining, failback_step_items, failback_target, lab_volume_pairs, ontap_candidates, ontap_failback_items, failback_phase, fence_waves, module_items, ontap_items,
+    ontap_set_relationships, report_rows, report_summary, rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows,
+    volume_entries)
 
 
 def _wrap(func):  # type: ignore[no-untyped-def]
@@ -28,6 +29,7 @@ class FilterModule:
         return {
             "replication_connection": _wrap(array_connection),
             "replication_targets": _wrap(set_targets),
+            "replication_set_target_pairs": _wrap(set_target_pairs),
             "replication_volumes": _wrap(volume_entries),
             "replication_waves": _wrap(fence_waves),
             "replication_module_items": _wrap(module_items),
@@ -45,4 +47,6 @@ class FilterModule:
             "replication_failback_step_items": _wrap(failback_step_items),
             "replication_failback_target": _wrap(failback_target),
             "replication_stale_reverses": _wrap(stale_reverses),
+            "replication_lab_volume_pairs": _wrap(lab_volume_pairs),
+            "replication_status_rows": _wrap(status_rows),
         }

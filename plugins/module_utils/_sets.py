@@ -53,6 +53,11 @@ def set_targets(rset: dict[str, t.Any]) -> list[t.Any]:
     return list(targets)
 
 
+def set_target_pairs(sets: list[dict[str, t.Any]]) -> list[list[t.Any]]:
+    """``[set, target]`` for every target of every set."""
+    return [[rset, target] for rset in sets for target in set_targets(rset)]
+
+
 def volume_entries(rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[dict[str, t.Any]]:
     """The set's volumes as ``{name, target_name, order}``, in fencing order.
 
@@ -361,3 +366,56 @@ def stale_reverses(items: list[dict[str, t.Any]], forward: list[dict[str, t.Any]
         if home and item["source_path"] in rev:
             out.append({"destination_path": item["source_path"], "source_path": item["destination_path"]})
     return out
+
+
+def lab_volume_pairs(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """For rehearsals in the lab: each item's source and target volume as the lab's control API names them.
+
+    Needs an explicit ``volumes`` list. ONTAP volumes are ``<svm>:<volume>``; VSP
+    LDEVs and SMI-S volumes are named as the set names them (``name`` and
+    ``target_name`` of each volume entry).
+    """
+    vendor = rset.get("vendor")
+    source = array_name(rset.get("source"))
+    target = array_name(set_targets(rset)[0])
+    out = []
+    if vendor == "ontap":
+        for item in ontap_items(rset):
+            out.append({"set": rset.get("name"), "vendor": vendor, "item": item["destination_path"],
+                        "source_array": source, "source_key": item["source_path"],
+                        "target_array": target, "target_key": item["destination_path"]})
+        return out
+    for entry in volume_entries(rset):
+        out.append({"set": rset.get("name"), "vendor": vendor, "item": str(entry["target_name"]),
+                    "source_array": source, "source_key": str(entry["name"]),
+                    "target_array": target, "target_key": str(entry["target_name"])})
+    return out
+
+
+def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
+                max_lag: int | None = None) -> list[dict[str, t.Any]]:
+    """Status rows of one set on one target from its vendor's ``*_info`` result."""
+    vendor = rset.get("vendor")
+    base = {"set": rset.get("name"), "vendor": vendor, "source": array_name(rset.get("source")),
+            "target": array_name(target), "rpo_seconds": max_lag}
+    if result.get("failed"):
+        return [dict(base, item=None, state="unreadable", healthy=False, lag_seconds=None, over_rpo=True,
+                     msg=result.get("msg", ""))]
+    if vendor == "ontap":
+        entries = [(i["destination_path"], i.get("facts")) for i in ontap_set_relationships(rset, result.get(
+            "relationships") or [], mount=False)]
+    else:
+        key = {"vsp": "pairs", "smis": "synchronizations"}.get(str(vendor), "relationships")
+        entries = [(e.get("item") or e.get("target") or e.get("svol") or e.get("name"), e)
+                   for e in result.get(key) or []]
+    rows = []
+    for name, facts in entries:
+        facts = facts or {}
+        lag = facts.get("lag_seconds")
+        rows.append(dict(base, item=name, state=facts.get("state", "missing"), healthy=bool(facts.get("healthy")),
+                         lag_seconds=lag, recovery_point=facts.get("recovery_point"),
+                         last_transfer=facts.get("last_transfer_end") or facts.get("last_transfer"),
+                         over_rpo=bool(max_lag is not None and (lag is None or lag > max_lag)
+                                       and facts.get("state") not in ("broken_off", "split", "missing")),
+                         msg="" if facts else "no replica on the target"))
+    return rows
