@@ -76,7 +76,7 @@ sanity: tree
 units: setup
 	@echo "== unit tests"
 	PYTHONPATH=$(COLLECTIONS):$(CURDIR)/tests $(PY) -m pytest tests/unit -p no:cacheprovider -q \
-	  -n 2 --timeout 600 $(PYTEST_ARGS)
+	  -n 2 --dist loadfile --timeout 600 $(PYTEST_ARGS)
 
 lint: setup
 	@echo "== ansible-lint (production profile)"

@@ -26,6 +26,26 @@ ENDPOINTS = "endpoints.json"
 PIDFILE = "lab.pid"
 
 
+def _serves(pid: int, state_dir: str) -> bool:
+    """Whether ``pid`` is a lab serving ``state_dir`` (a stale pid file may name any process by now)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = [arg.decode("utf-8", "replace") for arg in handle.read().split(b"\0")]
+    except FileNotFoundError:
+        return not os.path.isdir("/proc")  # no /proc: trust the pid file
+    except OSError:
+        return True
+    if "lab" not in argv or "serve" not in argv:
+        return False
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        cwd = "/"
+    dirs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--dir"]
+    dirs += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--dir=")]
+    return not dirs or any(os.path.abspath(os.path.join(cwd, d)) == state_dir for d in dirs)
+
+
 def _pid(state_dir: str) -> int | None:
     try:
         with open(os.path.join(state_dir, PIDFILE), encoding="utf-8") as handle:
@@ -37,15 +57,19 @@ def _pid(state_dir: str) -> int | None:
     except ProcessLookupError:
         return None
     except PermissionError:
-        return pid
-    return pid
+        pass
+    return pid if _serves(pid, state_dir) else None
+
+
+# the health check goes to loopback: never through a proxy from the environment
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _healthy(state_dir: str) -> bool:
     try:
         with open(os.path.join(state_dir, ENDPOINTS), encoding="utf-8") as handle:
             control = json.load(handle)["control_url"]
-        with urllib.request.urlopen(control + "/health", timeout=2) as reply:  # noqa: S310 (loopback)
+        with _OPENER.open(control + "/health", timeout=2) as reply:  # noqa: S310 (loopback)
             return json.load(reply).get("ok") is True
     except (OSError, ValueError, KeyError, urllib.error.URLError):
         return False
@@ -123,22 +147,48 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 1
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def cmd_down(args: argparse.Namespace) -> int:
+    """Stop the lab and return once its process is gone (its ports are free then)."""
     pid = _pid(args.dir)
     if pid is None:
         print("lab not running")
         return 0
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _pid(args.dir) is not None:
-        time.sleep(0.1)
-    if _pid(args.dir) is not None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    if not _wait_gone(pid, 10):
         os.kill(pid, signal.SIGKILL)
-        for name in (ENDPOINTS, PIDFILE):
-            try:
-                os.unlink(os.path.join(args.dir, name))
-            except FileNotFoundError:
-                pass
+        _wait_gone(pid, 5)
+    for name in (ENDPOINTS, PIDFILE):
+        try:
+            os.unlink(os.path.join(args.dir, name))
+        except FileNotFoundError:
+            pass
     print(f"lab stopped (pid {pid})")
     return 0
 
@@ -155,19 +205,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options(parser: argparse.ArgumentParser, suffix: str = "") -> None:
+    parser.add_argument("--dir", dest="dir" + suffix, metavar="DIR", help="state directory (default: $LAB_DIR or .lab)")
+    parser.add_argument("--topology", dest="topology" + suffix, metavar="FILE",
+                        help="topology file (default: $LAB_TOPOLOGY or the default topology)")
+    parser.add_argument("--timeout", dest="timeout" + suffix, metavar="SECONDS", type=float,
+                        help="seconds to wait (default: 60)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    # the options are taken before the command too (``python -m lab --dir .lab up``, as the Makefile has it)
+    _options(parser, "_before")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in (("serve", cmd_serve), ("up", cmd_up), ("down", cmd_down), ("status", cmd_status)):
         one = sub.add_parser(name)
-        one.add_argument("--dir", default=os.environ.get("LAB_DIR", ".lab"), help="state directory")
-        one.add_argument("--topology", default=os.environ.get("LAB_TOPOLOGY") or DEFAULT)
-        one.add_argument("--timeout", type=float, default=60.0)
+        _options(one)
         one.set_defaults(func=func)
     args = parser.parse_args(argv)
-    args.dir = os.path.abspath(args.dir)
-    args.topology = os.path.abspath(args.topology)
+    args.dir = os.path.abspath(args.dir or args.dir_before or os.environ.get("LAB_DIR") or ".lab")
+    args.topology = os.path.abspath(args.topology or args.topology_before or os.environ.get("LAB_TOPOLOGY") or DEFAULT)
+    args.timeout = args.timeout or args.timeout_before or 60.0
     return args.func(args)
 
 

@@ -263,6 +263,7 @@ class Fabric:
         self.hooks: list[t.Callable[[float], None]] = []
         self.rng = random.Random()
         self._last = clock.now()
+        self._advancing = False
 
     # volumes -----------------------------------------------------------------
     def new_volume(self, array: str, key: str, size: t.Any, data_blocks: int = 0) -> Volume:
@@ -342,7 +343,20 @@ class Fabric:
             callback(transfer)
 
     def advance(self) -> None:
-        """Move every running transfer forward to now; finish or fail the ones due."""
+        """Move every running transfer forward to now; finish or fail the ones due.
+
+        Re-entrant calls (a hook or a transfer callback that starts a transfer) return
+        at once: the outer call has already brought every transfer to now.
+        """
+        if self._advancing:
+            return
+        self._advancing = True
+        try:
+            self._advance()
+        finally:
+            self._advancing = False
+
+    def _advance(self) -> None:
         now = self.clock.now()
         elapsed = now - self._last
         if elapsed < 0:

@@ -60,16 +60,31 @@ class Faults:
         self.only_mutating = False
         self.seed = None
 
+    NUMBERS = {"latency_ms": float, "jitter_ms": float, "error_rate": float, "error_count": int,
+               "error_status": int, "drop_rate": float, "drop_count": int, "fail_jobs": int}
+
     def update(self, values: dict[str, t.Any]) -> None:
+        """Apply ``values`` (all of them or, when one is invalid, none)."""
         unknown = set(values) - set(self.FIELDS)
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
-        for key, value in values.items():
-            setattr(self, key, value)
-        if values.get("seed") is not None:
-            self.rng.seed(values["seed"])
-        if self.drop_when not in ("before", "after"):
+        checked = dict(values)
+        for key, kind in self.NUMBERS.items():
+            if key in checked:
+                try:
+                    if isinstance(checked[key], bool):
+                        raise TypeError
+                    checked[key] = kind(checked[key])
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"fault setting {key} must be a number, not {checked[key]!r}") from exc
+        if "only_mutating" in checked:
+            checked["only_mutating"] = bool(checked["only_mutating"])
+        if checked.get("drop_when", self.drop_when) not in ("before", "after"):
             raise ValueError("drop_when must be 'before' or 'after'")
+        for key, value in checked.items():
+            setattr(self, key, value)
+        if checked.get("seed") is not None:
+            self.rng.seed(checked["seed"])
 
     def describe(self) -> dict[str, t.Any]:
         return {k: getattr(self, k) for k in self.FIELDS}
@@ -138,6 +153,7 @@ class ArrayBase:
         self.password = str(spec.get("password") or secrets.token_urlsafe(12))
         self.port = int(spec.get("port", 0))
         self.up = True
+        self.outage: object | None = None  # the control API's current outage, for its timed end
         self.faults = Faults()
         self.faults.update(dict(spec.get("faults") or {}))
         self.connections: set[asyncio.BaseTransport] = set()
@@ -257,6 +273,8 @@ class ArrayBase:
                 transport.abort()
             raise asyncio.CancelledError()
         if transport is not None:
+            if len(self.connections) > 256:  # forget connections that have closed since
+                self.connections = {tr for tr in self.connections if not tr.is_closing()}
             self.connections.add(transport)
         body = await request.read()
         mutating = self.is_mutating(request, body)
@@ -268,7 +286,7 @@ class ArrayBase:
         entry.update(self.log_details(request, body))
         faults = self.faults
         targeted = mutating or not faults.only_mutating
-        delay = faults.delay()
+        delay = faults.delay() if targeted else 0.0
         if delay:
             await asyncio.sleep(delay)
         if not self.up:
@@ -291,6 +309,10 @@ class ArrayBase:
             response = await handler(request)
         except web.HTTPException as exc:
             entry["status"] = exc.status
+            self.lab.log.add(entry)
+            raise
+        except Exception:
+            entry["status"] = 500  # a simulator bug: aiohttp answers 500, the log says so
             self.lab.log.add(entry)
             raise
         entry["status"] = response.status
@@ -332,8 +354,8 @@ class Lab:
         self.ssl_context = None
         self.control_port = int(settings.get("control_port", 0))
         self._control_runner: web.AppRunner | None = None
-        self._tasks: list[asyncio.Task[t.Any]] = []
-        self._timers: list[asyncio.TimerHandle] = []
+        self._tasks: set[asyncio.Task[t.Any]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
 
     def _is_up(self, name: str) -> bool:
         array = self.arrays.get(name)
@@ -368,7 +390,7 @@ class Lab:
         self.control_port = site._server.sockets[0].getsockname()[1]  # pylint: disable=protected-access
         for array in self.arrays.values():
             await array.start()
-        self._tasks.append(asyncio.create_task(self._tick()))
+        self._tasks.add(asyncio.create_task(self._tick()))
 
     async def _tick(self) -> None:
         interval = float(self.topology.settings.get("tick_seconds", 0.05))
@@ -380,14 +402,20 @@ class Lab:
                 LOG.exception("fabric tick failed")
 
     def schedule(self, delay: float, callback: t.Callable[[], t.Any]) -> None:
+        """Run ``callback`` (a function or a coroutine function) after ``delay`` seconds."""
         loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
 
         def run() -> None:
+            self._timers.discard(handle)  # type: ignore[arg-type]  # done timers are not kept
             result = callback()
             if asyncio.iscoroutine(result):
-                self._tasks.append(loop.create_task(result))
+                task = loop.create_task(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
-        self._timers.append(loop.call_later(delay, run))
+        handle = loop.call_later(delay, run)
+        self._timers.add(handle)
 
     async def stop(self) -> None:
         for timer in self._timers:
@@ -426,6 +454,21 @@ async def _json(request: web.Request) -> dict[str, t.Any]:
         raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
                                  content_type="application/json")
     return data
+
+
+def _number(value: t.Any, name: str, kind: t.Callable[[t.Any], t.Any] = float, minimum: float | None = None) -> t.Any:
+    """``value`` as a number, or a 400 answer naming ``name``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or (minimum is not None and number < minimum):
+        more = f" of at least {minimum:g}" if minimum is not None else ""
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"{name} must be a number{more}, not {value!r}"}),
+                                 content_type="application/json")
+    return number
 
 
 def add_control_routes(app: web.Application, lab: Lab) -> None:  # noqa: C901  (one table of routes)
@@ -467,14 +510,17 @@ def add_control_routes(app: web.Application, lab: Lab) -> None:  # noqa: C901  (
     async def array_down(request: web.Request) -> web.Response:
         array = array_of(request)
         body = await _json(request)
+        duration = _number(body["duration"], "duration", minimum=0) if body.get("duration") is not None else None
         await array.go_down()
-        if body.get("duration"):
-            lab.schedule(float(body["duration"]), array.go_up)
+        outage = array.outage = object()  # a later down or up call makes this outage's timer moot
+        if duration:
+            lab.schedule(duration, lambda: array.go_up() if array.outage is outage else None)
         return web.json_response(array.describe())
 
     @routes.post("/_lab/arrays/{array}/up")
     async def array_up(request: web.Request) -> web.Response:
         array = array_of(request)
+        array.outage = None
         await array.go_up()
         return web.json_response(array.describe())
 
@@ -555,11 +601,19 @@ def add_control_routes(app: web.Application, lab: Lab) -> None:  # noqa: C901  (
             if name not in lab.arrays:
                 return _error(404, f"no array named {name}")
         body = await _json(request)
-        link = lab.fabric.link(a, b)
-        lab.fabric.advance()
+        sizes = {}
         for key in ("bandwidth", "per_transfer_rate"):
             if key in body:
-                setattr(link, key, parse_size(body[key]))
+                try:
+                    sizes[key] = parse_size(body[key])
+                except ValueError as exc:
+                    return _error(400, f"{key}: {exc}")
+                if sizes[key] <= 0:
+                    return _error(400, f"{key} must be more than 0")
+        link = lab.fabric.link(a, b)
+        lab.fabric.advance()
+        for key, value in sizes.items():
+            setattr(link, key, value)
         if "cut" in body:
             link.cut = bool(body["cut"])
         lab.fabric.advance()
@@ -568,7 +622,7 @@ def add_control_routes(app: web.Application, lab: Lab) -> None:  # noqa: C901  (
     @routes.get("/_lab/transfers")
     async def transfers(request: web.Request) -> web.Response:
         lab.fabric.advance()
-        since = int(request.query.get("since_id", 0))
+        since = _number(request.query.get("since_id", 0), "since_id", int)
         done = [tr.describe() for tr in lab.fabric.history if tr.id > since]
         return web.json_response({"active": [tr.describe() for tr in lab.fabric.active], "finished": done})
 
@@ -579,7 +633,7 @@ def add_control_routes(app: web.Application, lab: Lab) -> None:  # noqa: C901  (
         entries = lab.log.select(
             array=query.get("array"),
             mutating=None if mutating is None else mutating.lower() in ("1", "true", "yes"),
-            since=int(query.get("since", 0)),
+            since=_number(query.get("since", 0), "since", int),
         )
         return web.json_response({"entries": entries, "count": len(entries), "last_seq": lab.log.seq})
 
@@ -595,8 +649,9 @@ def add_control_routes(app: web.Application, lab: Lab) -> None:  # noqa: C901  (
     @routes.post("/_lab/clock")
     async def clock_advance(request: web.Request) -> web.Response:
         body = await _json(request)
+        seconds = _number(body.get("advance", 0), "advance", minimum=0)  # the clock never goes back
         lab.fabric.advance()
-        lab.clock.advance(float(body.get("advance", 0)))
+        lab.clock.advance(seconds)
         lab.fabric.advance()
         return web.json_response({"now": lab.clock.now(), "offset": lab.clock.offset})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from ..fabric import Transfer, parse_size
+from ..fabric import Transfer, diff_blocks, parse_size
 from ..server import ArrayBase
 from ..topology import expand_items
 from .body import Body, OntapError, not_found, query_flag
@@ -382,6 +382,8 @@ class Cluster(ArrayBase):
             raise OntapError(400, f'Source volume "{src_path}" does not exist.', E_VOLUME_NOT_FOUND, "source.path")
         if src_vol.state != "online":
             raise OntapError(400, f'Source volume "{src_path}" is not online.', E_VOLUME_TYPE, "source.path")
+        if src_vol.type != "rw":
+            raise OntapError(400, f'Source volume "{src_path}" must be of type RW.', E_VOLUME_TYPE, "source.path")
         policy = self.policy(body.text("policy.name"), body.text("policy.uuid"), dst_svm) \
             if body.has("policy") else self.policy("Asynchronous")
         if "transfer_schedule" in body.values and body.get("transfer_schedule") is None:
@@ -552,11 +554,12 @@ class Cluster(ArrayBase):
             rel.dst.type = "rw"
             rel.dst.refresh_access()
 
-    def initialize(self, rel: Relationship) -> None:
+    def initialize(self, rel: Relationship, transfer_uuid: str | None = None, source_snapshot: str | None = None,
+                   throttle: int | None = None) -> None:
         rel.dst.fv.set_blocks({})
         for name in list(rel.dst.fv.snapshots):
             rel.dst.drop_snapshot(name)
-        self._start_transfer(rel, "initialize")
+        self._start_transfer(rel, "initialize", None, transfer_uuid, source_snapshot, throttle)
 
     def common_snapshot(self, a: OVolume, b: OVolume) -> str | None:
         common = [n for n in a.fv.snapshots if n in b.fv.snapshots]
@@ -637,12 +640,18 @@ class Cluster(ArrayBase):
             name = f"{base}_{n}"
         return name
 
-    def _start_transfer(self, rel: Relationship, kind: str, base_name: str | None = None) -> None:
+    def _start_transfer(self, rel: Relationship, kind: str, base_name: str | None = None,
+                        transfer_uuid: str | None = None, source_snapshot: str | None = None,
+                        throttle: int | None = None) -> None:
+        """Start a transfer of a new SnapMirror snapshot of the source (or of ``source_snapshot``).
+
+        ``throttle`` (KB/s) caps this transfer instead of the relationship's throttle.
+        """
         now = self.clock.now()
         if base_name is None and kind != "initialize":
             base_name = rel.exported_snapshot if rel.exported_snapshot in rel.src.fv.snapshots else None
-        rel.transfer = {"state": "transferring", "type": kind, "uuid": new_uuid(), "bytes_transferred": 0,
-                        "last_updated_time": timestamp(now), "total_duration": "PT0S"}
+        rel.transfer = {"state": "transferring", "type": kind, "uuid": transfer_uuid or new_uuid(),
+                        "bytes_transferred": 0, "last_updated_time": timestamp(now), "total_duration": "PT0S"}
         why = self.fabric.reachable(rel.src.cluster.name, self.name)
         if why is not None:
             self._transfer_failed(rel, kind, f"Failed to contact peer cluster: {why}.", E_UPDATE_FAILED)
@@ -652,15 +661,19 @@ class Cluster(ArrayBase):
                                              f'is smaller than the source volume "{rel.source_path}" '
                                              f"({rel.src.size} bytes).", E_DEST_TOO_SMALL)
             return
-        name = self._snapshot_name(rel)
-        meta = rel.src.snapshot(name, owners={"snapmirror_dependent"})
-        meta.comment = rel.owner_tag()
+        if source_snapshot and source_snapshot in rel.src.fv.snapshots:
+            name = source_snapshot
+        else:
+            name = self._snapshot_name(rel)
+            meta = rel.src.snapshot(name, owners={"snapmirror_dependent"})
+            meta.comment = rel.owner_tag()
         image = rel.src.fv.snapshots[name].blocks
         base = rel.src.fv.snapshots[base_name].blocks if base_name else None
         rel.active_snapshot = name
+        cap = rel.throttle if throttle is None else throttle
         rel.active = self.fabric.start_transfer(
             f"snapmirror:{kind}", rel.src.cluster.name, rel.src.path, rel.dst.fv, image, base,
-            rate_cap=rel.throttle * 1024 if rel.throttle else None,
+            rate_cap=cap * 1024 if cap else None,
             on_done=lambda tr: self._transfer_done(rel, kind, name, tr),
             on_fail=lambda tr: self._transfer_ended_badly(rel, kind, name, tr))
 
@@ -690,11 +703,16 @@ class Cluster(ArrayBase):
             rel.pending_quiesce = False
         elif rel.state != "paused":
             rel.state = rel.policy.active_state
+        if rel.state == "in_sync":
+            # writes that reached the source while the baseline or resync ran are replayed now
+            # (the "synchronizing" phase, done at once), so in_sync means the images are equal
+            rel.dst.fv.apply(diff_blocks(rel.dst.fv.blocks, rel.src.fv.blocks))
 
     def _transfer_ended_badly(self, rel: Relationship, kind: str, name: str, transfer: Transfer) -> None:
         rel.active = None
         rel.active_snapshot = None
-        if name in rel.src.fv.snapshots:
+        meta = rel.src.snapmeta.get(name)
+        if meta is not None and meta.comment == rel.owner_tag():  # not a snapshot named by source_snapshot
             rel.src.drop_snapshot(name)
         if transfer.state == "aborted":
             self._record(rel, {"state": transfer.error if transfer.error in ("aborted", "hard_aborted")
@@ -725,8 +743,16 @@ class Cluster(ArrayBase):
         rel.history.append(dict(ended, uuid=transfer_uuid, end_epoch=self.clock.now()))
         del rel.history[:-20]
 
-    def start_update(self, rel: Relationship) -> Job:
+    def start_update(self, rel: Relationship, source_snapshot: str | None = None,
+                     throttle: int | None = None) -> tuple[Job, str]:
+        """POST .../transfers: initialize or update; the job and the uuid the transfer will have."""
         initializing = rel.state == "uninitialized"
+        transfer_uuid = new_uuid()
+        if source_snapshot and source_snapshot not in rel.src.fv.snapshots:
+            raise OntapError(400, f'Snapshot "{source_snapshot}" does not exist on the source volume '
+                                  f'"{rel.source_path}".', E_INVALID, "source_snapshot")
+        if throttle is not None and throttle < 0:
+            raise OntapError(400, f'Invalid value "{throttle}" for field "throttle".', E_INVALID, "throttle")
         if initializing:
             if rel.active is not None:
                 raise OntapError(409, "A transfer is already in progress for this relationship.", E_TRANSFER_BUSY)
@@ -744,13 +770,17 @@ class Cluster(ArrayBase):
             if rel.active is not None:
                 raise OntapError(409, "A transfer is already in progress for this relationship.", E_TRANSFER_BUSY)
             if initializing:
-                self.initialize(rel)
+                self.initialize(rel, transfer_uuid, source_snapshot, throttle)
             else:
-                self._start_transfer(rel, "update")
+                self._start_transfer(rel, "update", None, transfer_uuid, source_snapshot, throttle)
 
-        return self.submit(f"POST /api/snapmirror/relationships/{rel.uuid}/transfers", apply, rel.dst.svm.name)
+        job = self.submit(f"POST /api/snapmirror/relationships/{rel.uuid}/transfers", apply, rel.dst.svm.name)
+        return job, transfer_uuid
 
     def abort_transfer(self, rel: Relationship, transfer_uuid: str, state: str) -> Job:
+        active_uuid = (rel.transfer or {}).get("uuid") if rel.active is not None else None
+        if transfer_uuid != active_uuid and all(item.get("uuid") != transfer_uuid for item in rel.history):
+            raise not_found()
         if state not in ("aborted", "hard_aborted"):
             raise OntapError(400, f'Invalid value "{state}" for field "state".', E_INVALID, "state")
         if rel.active is None or (rel.transfer or {}).get("uuid") != transfer_uuid:
@@ -833,7 +863,11 @@ class Cluster(ArrayBase):
         for rel in list(self.relationships.values()):
             if rel.active is not None:
                 continue
-            if rel.state == "out_of_sync" and self.fabric.reachable(rel.src.cluster.name, self.name) is None:
+            if rel.state == "in_sync":
+                why = self.fabric.reachable(rel.src.cluster.name, self.name)
+                if why is not None:
+                    self._out_of_sync(rel, why)
+            elif rel.state == "out_of_sync" and self.fabric.reachable(rel.src.cluster.name, self.name) is None:
                 self._start_transfer(rel, "resync")
             elif rel.state == "snapmirrored" and rel.transfer_schedule:
                 interval = self.schedules.get(rel.transfer_schedule, 0)
@@ -846,14 +880,18 @@ class Cluster(ArrayBase):
         for rel in list(self.outgoing.values()):
             if rel.src.uuid != vol_uuid or rel.policy.type != "sync" or rel.state != "in_sync":
                 continue
-            if self.fabric.reachable(self.name, rel.dst.cluster.name) is None:
+            why = self.fabric.reachable(self.name, rel.dst.cluster.name)
+            if why is None:
                 rel.dst.fv.apply({i: rel.src.fv.blocks[i] for i in indices})
             else:
-                rel.state = "out_of_sync"
-                rel.healthy = False
-                rel.unhealthy_reason = [{"code": E_UPDATE_FAILED, "arguments": [],
-                                         "message": "Synchronous replication is out of sync: the destination "
-                                                    "cannot be reached."}]
+                self._out_of_sync(rel, why)
+
+    @staticmethod
+    def _out_of_sync(rel: Relationship, why: str) -> None:
+        rel.state = "out_of_sync"
+        rel.healthy = False
+        rel.unhealthy_reason = [{"code": E_UPDATE_FAILED, "arguments": [],
+                                 "message": f"Synchronous replication is out of sync: {why}."}]
 
 
 def _flag(query: t.Mapping[str, str], name: str) -> bool:

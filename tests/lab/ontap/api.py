@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import typing as t
+import urllib.parse
 
 from aiohttp import web
 
@@ -15,6 +17,7 @@ from .query import QueryError, check_return_timeout, collection, filters_of, mat
 if t.TYPE_CHECKING:  # pragma: no cover
     from . import Cluster
 
+LOG = logging.getLogger("lab.ontap")
 HAL = "application/hal+json"
 REL_KEYS = ("uuid", "source.path", "source.svm", "destination.path", "destination.svm")
 REL_EXPENSIVE = ("svmdr_volumes",)
@@ -34,6 +37,12 @@ def _strip_links(value: t.Any, top: bool = True) -> t.Any:
     if isinstance(value, list):
         return [_strip_links(v, False) for v in value]
     return value
+
+
+def _wants(fields: str, name: str) -> bool:
+    """Whether ``fields`` names ``name`` or a field below it, or asks for all fields."""
+    wanted = [f.strip() for f in fields.split(",")]
+    return any(f in ("*", "**", name) or f.startswith(name + ".") for f in wanted)
 
 
 def reply(request: web.Request, body: t.Any, status: int = 200,
@@ -99,6 +108,11 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
         except web.HTTPMethodNotAllowed:
             return error_reply(request, OntapError(405, f"The method {request.method} is not allowed on "
                                                         f"{request.path}.", E_NOT_AVAILABLE))
+        except Exception as exc:  # pylint: disable=broad-except
+            # a simulator bug: answer in ONTAP's error shape (clients parse it) and leave the traceback in lab.log
+            LOG.exception("%s %s %s failed", cluster.name, request.method, request.path_qs)
+            return error_reply(request, OntapError(500, f"Internal error in the lab's ONTAP simulator: {exc!r}",
+                                                   E_NOT_AVAILABLE))
 
     def svm_scope(request: web.Request) -> str | None:
         return request.headers.get("X-Dot-SVM-Name")
@@ -120,7 +134,7 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
                   "version": {"full": f"NetApp Release {cluster.version}: Fri Jan 01 00:00:00 UTC 2026",
                               "generation": 9, "major": major, "minor": minor},
                   "_links": {"self": {"href": "/api/cluster"}}}
-        return single(request, record, ("name", "uuid"))
+        return single(request, record, ())  # fields=version gives the version alone
 
     @routes.get("/api/cluster/jobs")
     async def get_jobs(request: web.Request) -> web.Response:
@@ -220,6 +234,9 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
         state = body.text("state")
         if state is not None and state not in ("peered", "rejected", "suspended"):
             raise OntapError(400, f'Invalid value "{state}" for field "state".', E_INVALID, "state")
+        if state == "peered" and record["state"] == "initiated":
+            raise OntapError(400, "The SVM peer relationship can only be accepted on the peer cluster.", E_INVALID,
+                             "state")
 
         def apply() -> None:
             if state == "peered":
@@ -287,8 +304,11 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
         scope = svm_scope(request)
         return [v.render() for v in cluster.volumes.values() if scope is None or v.svm.name == scope]
 
-    volume_fields = ("name", "svm", "aggregates", "size", "type", "nas", "state", "clone", "comment", "style",
-                     "guarantee", "snapshot_policy", "encryption", "language", "tiering", "space")
+    volume_fields = ("name", "svm.name", "svm.uuid", "aggregates", "size", "type", "nas.path", "nas.security_style",
+                     "nas.unix_permissions", "nas.export_policy", "nas.uid", "nas.gid", "state", "clone", "comment",
+                     "style", "guarantee", "snapshot_policy", "encryption", "language", "tiering", "space", "autosize",
+                     "efficiency", "qos", "snapshot_directory_access_enabled", "access_time_enabled", "analytics",
+                     "constituents_per_aggregate")
 
     @routes.get("/api/storage/volumes")
     async def get_volumes(request: web.Request) -> web.Response:
@@ -344,8 +364,7 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
     async def get_snapshots(request: web.Request) -> web.Response:
         vol = cluster.volume(request.match_info["uuid"])
         query = dict(request.query)
-        fields = query.get("fields", "")
-        want_delta = "delta" in fields.split(",") or fields in ("*", "**")
+        want_delta = _wants(query.get("fields", ""), "delta")
         against = None
         if want_delta and "," in query.get("name", ""):
             first, against = query["name"].split(",", 1)
@@ -359,13 +378,14 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
         vol = cluster.volume(request.match_info["uuid"])
         body = await _body(request, ("name", "comment", "snapmirror_label", "expiry_time"))
         job, name = cluster.create_snapshot(vol, body)
-        return await job_reply(request, job, f"/api/storage/volumes/{vol.uuid}/snapshots?name={name}")
+        return await job_reply(request, job, f"/api/storage/volumes/{vol.uuid}/snapshots?"
+                                             f"{urllib.parse.urlencode({'name': name})}")
 
     @routes.get("/api/storage/volumes/{uuid}/snapshots/{snap}")
     async def get_snapshot(request: web.Request) -> web.Response:
         vol = cluster.volume(request.match_info["uuid"])
         meta = vol.snapshot_by_uuid(request.match_info["snap"])
-        want_delta = "delta" in request.query.get("fields", "").split(",")
+        want_delta = _wants(request.query.get("fields", ""), "delta")
         return single(request, vol.render_snapshot(meta, None, want_delta))
 
     @routes.route("PATCH", "/api/storage/volumes/{uuid}/snapshots/{snap}")
@@ -447,11 +467,13 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
         return await job_reply(request, job)
 
     # relationships -----------------------------------------------------------------------------------
-    rel_post_fields = ("source", "destination", "policy", "transfer_schedule", "throttle", "backoff_level", "state",
-                       "create_destination", "restore", "identity_preservation")
-    rel_patch_fields = ("state", "policy", "transfer_schedule", "throttle", "backoff_level", "source",
-                        "destination", "quick_resync", "preserve", "restore_to_snapshot", "recover_after_break",
-                        "identity_preservation")
+    endpoint_fields = ("path", "svm.name", "svm.uuid", "cluster.name", "cluster.uuid", "consistency_group_volumes",
+                       "luns", "ipspace")
+    rel_common = ("state", "policy.name", "policy.uuid", "transfer_schedule.name", "transfer_schedule.uuid",
+                  "throttle", "backoff_level", "identity_preservation") + \
+        tuple(f"{end}.{field}" for end in ("source", "destination") for field in endpoint_fields)
+    rel_post_fields = rel_common + ("create_destination", "restore")
+    rel_patch_fields = rel_common + ("quick_resync", "preserve", "restore_to_snapshot", "recover_after_break")
 
     def rel_records(request: web.Request) -> list[dict[str, t.Any]]:
         scope = svm_scope(request)
@@ -517,9 +539,9 @@ def build_app(cluster: Cluster) -> web.Application:  # noqa: C901  (one routing 
     async def post_transfer(request: web.Request) -> web.Response:
         check_return_timeout(request.query, 0)
         rel = cluster.relationship(request.match_info["uuid"])
-        await _body(request, ("source_snapshot", "throttle", "storage"))
-        job = cluster.start_update(rel)
-        return await job_reply(request, job, f"/api/snapmirror/relationships/{rel.uuid}/transfers")
+        body = await _body(request, ("source_snapshot", "throttle", "storage"))
+        job, transfer_uuid = cluster.start_update(rel, body.text("source_snapshot"), body.number("throttle"))
+        return await job_reply(request, job, f"/api/snapmirror/relationships/{rel.uuid}/transfers/{transfer_uuid}")
 
     @routes.get("/api/snapmirror/relationships/{uuid}/transfers/{transfer}")
     async def get_transfer(request: web.Request) -> web.Response:

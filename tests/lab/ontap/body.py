@@ -46,7 +46,9 @@ class Body:
         self.values = flatten(raw)
         allowed = tuple(allowed)
         for key in self.values:
-            if not any(key == a or key.startswith(a + ".") for a in allowed):
+            # a key is known when it is an allowed field, lies below one (``clone`` allows
+            # ``clone.parent_volume.name``) or is the parent of one (``{"nas": null}``)
+            if not any(key == a or key.startswith(a + ".") or a.startswith(key + ".") for a in allowed):
                 raise OntapError(400, f'Unexpected argument "{key}".', "262179", key)
 
     def has(self, path: str) -> bool:

@@ -166,12 +166,10 @@ class OVolume:
         return self.fv.size
 
     def refresh_access(self) -> None:
-        if self.state != "online":
-            self.fv.host_access = "none"
-        elif self.type != "rw":
-            self.fv.host_access = "ro"
+        if self.state != "online" or not self.nas_path:
+            self.fv.host_access = "none"  # offline or without a junction path, hosts cannot reach it
         else:
-            self.fv.host_access = "rw" if self.nas_path else "none"
+            self.fv.host_access = "rw" if self.type == "rw" else "ro"
 
     def snapshot(self, name: str, owners: set[str] | None = None, comment: str = "", label: str = "",
                  blocks: dict[int, str] | None = None, create_time: float | None = None) -> SnapshotMeta:

@@ -1,0 +1,660 @@
+"""The ONTAP simulator's SnapMirror state machine, through plain HTTPS with the lab's CA.
+
+Every call goes over the wire the way a real ONTAP REST client sends it; data is
+checked through the control API (digests of volumes and snapshots).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import typing as t
+
+import pytest
+import requests
+
+LAB_TOPOLOGY = {
+    "lab": {"block_size": "64KiB", "bandwidth": "1GiB", "per_transfer_rate": "256MiB", "local_bandwidth": "1GiB",
+            "tick_seconds": 0.02},
+    "arrays": {
+        "ontap-a": {
+            "vendor": "ontap",
+            "job_seconds": 0.01,
+            "aggregates": [{"name": "aggr1_a", "size": "1TiB"}],
+            "svms": [{"name": "svm_a", "volumes": [
+                {"name": "vol{n}", "count": 24, "size": "64MiB", "data_blocks": 32, "nas_path": "/vol{n}"}]}],
+            "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
+        },
+        "ontap-b": {"vendor": "ontap", "job_seconds": 0.01, "aggregates": [{"name": "aggr1_b", "size": "1TiB"}],
+                    "svms": [{"name": "svm_b"}]},
+    },
+    "links": [{"between": ["ontap-a", "ontap-b"]}],
+}
+MIB = 1024 * 1024
+BLOCK = 64 * 1024
+
+
+def until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], t.Any] = bool, timeout: float = 15.0,
+          what: str = "condition") -> t.Any:
+    """Poll ``fetch()`` until ``check`` accepts what it returns; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if check(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s: {value!r}")
+        time.sleep(0.02)
+
+
+class Rest:
+    """One simulated ONTAP cluster, over HTTPS with the lab's CA and Basic auth."""
+
+    def __init__(self, lab: t.Any, name: str) -> None:
+        self.lab = lab
+        self.http = lab.session(name)
+        self.base = lab.url(name)
+
+    def request(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
+        return self.http.request(method, self.base + path, json=body, params=params or None, timeout=30)
+
+    def get(self, path: str, **params: t.Any) -> t.Any:
+        reply = self.request("GET", path, **params)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    def job(self, job_uuid: str, timeout: float = 15.0) -> dict[str, t.Any]:
+        return until(lambda: self.get(f"/api/cluster/jobs/{job_uuid}", fields="state,message,code,error"),
+                     lambda j: j["state"] in ("success", "failure"), timeout, "job end")
+
+    def run(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
+        """An asynchronous call whose job must succeed."""
+        reply = self.request(method, path, body, **params)
+        assert reply.status_code in (200, 201, 202), f"{method} {path}: {reply.status_code} {reply.text}"
+        job = self.job(reply.json()["job"]["uuid"])
+        assert job["state"] == "success", job
+        return reply
+
+    def refused(self, method: str, path: str, body: t.Any = None, status: int = 400, code: str | None = None,
+                **params: t.Any) -> dict[str, t.Any]:
+        reply = self.request(method, path, body, **params)
+        assert reply.status_code == status, f"{method} {path}: {reply.status_code} {reply.text}"
+        error = reply.json()["error"]
+        assert error["message"]
+        if code is not None:
+            assert error["code"] == code, error
+        return error
+
+    def rel(self, rel_uuid: str) -> dict[str, t.Any]:
+        return self.get(f"/api/snapmirror/relationships/{rel_uuid}")
+
+    def volume(self, svm: str, name: str, fields: str = "uuid,type,state,size,nas.path") -> dict[str, t.Any]:
+        records = self.get("/api/storage/volumes", name=name, **{"svm.name": svm, "fields": fields})["records"]
+        assert len(records) == 1, records
+        return records[0]
+
+
+@pytest.fixture(name="a")
+def fixture_a(lab):
+    return Rest(lab, "ontap-a")
+
+
+@pytest.fixture(name="b")
+def fixture_b(lab):
+    return Rest(lab, "ontap-b")
+
+
+def make_dp(b: Rest, name: str, size: int = 64 * MIB) -> str:
+    reply = b.run("POST", "/api/storage/volumes", {"name": name, "svm": {"name": "svm_b"},
+                                                   "aggregates": [{"name": "aggr1_b"}], "size": size, "type": "dp"})
+    assert reply.headers["Location"].startswith("/api/storage/volumes/")
+    return reply.headers["Location"].rsplit("/", 1)[1]
+
+
+def make_rel(b: Rest, src: str, policy: str | None = None, initialize: bool = False, **extra: t.Any) -> str:
+    make_dp(b, f"{src}_dst")
+    body: dict[str, t.Any] = {"source": {"path": f"svm_a:{src}"}, "destination": {"path": f"svm_b:{src}_dst"}}
+    if policy:
+        body["policy"] = {"name": policy}
+    body.update(extra)
+    reply = b.run("POST", "/api/snapmirror/relationships", body)
+    rel_uuid = reply.headers["Location"].rsplit("/", 1)[1]
+    if initialize:
+        active = "in_sync" if policy in ("Sync", "StrictSync", "AutomatedFailOver") else "snapmirrored"
+        b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": active})
+        wait_state(b, rel_uuid, active)
+    return rel_uuid
+
+
+def wait_state(b: Rest, rel_uuid: str, state: str, timeout: float = 15.0) -> dict[str, t.Any]:
+    return until(lambda: b.rel(rel_uuid), lambda r: r["state"] == state and "uuid" not in r.get("transfer", {}),
+                 timeout, f"state {state}")
+
+
+def wait_transfer(b: Rest, rel_uuid: str, state: str = "success", kind: str | None = None) -> dict[str, t.Any]:
+    def done() -> t.Any:
+        rel = b.rel(rel_uuid)
+        transfer = rel.get("transfer", {})
+        if transfer.get("state") == state and (kind is None or transfer.get("type") == kind):
+            return rel
+        return None
+    return until(done, what=f"transfer {kind or ''} {state}")
+
+
+def seconds(duration: str) -> int:
+    """An ISO-8601 duration of the fact sheet (``P1DT2H3M4S``, ``PT3M``, ``P2DT``) in seconds."""
+    match = re.fullmatch(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", duration)
+    assert match, duration
+    days, hours, minutes, secs = (int(x or 0) for x in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + secs
+
+
+def src_snapshot_digest(lab: t.Any, vol: str, snapshot: str) -> str:
+    return lab.snapshot_digest("ontap-a", f"svm_a:{vol}", snapshot)
+
+
+# -------------------------------------------------------------------------------------------- the DR cycle
+def test_async_lifecycle(lab, a, b):
+    """create DP volume, relationship, initialize (watched), update, quiesce, break, resync, delete, release."""
+    dst_uuid = make_dp(b, "vol1_dst", 64 * MIB)
+    vol = b.get(f"/api/storage/volumes/{dst_uuid}")
+    assert (vol["type"], vol["state"], vol["size"], vol["style"]) == ("dp", "online", 64 * MIB, "flexvol")
+    assert "nas" not in vol
+    assert lab.volume("ontap-b", "svm_b:vol1_dst")["host_access"] == "none"
+
+    reply = b.run("POST", "/api/snapmirror/relationships",
+                  {"source": {"path": "svm_a:vol1"}, "destination": {"path": "svm_b:vol1_dst"},
+                   "throttle": 2048})  # 2 MiB/s: the 2 MiB baseline takes about a second
+    rel_uuid = reply.headers["Location"].rsplit("/", 1)[1]
+    rel = b.rel(rel_uuid)
+    assert rel["state"] == "uninitialized"
+    assert rel["healthy"] is True
+    assert rel["policy"]["name"] == "Asynchronous" and rel["policy"]["type"] == "async"
+    assert rel["source"]["path"] == "svm_a:vol1" and rel["destination"]["path"] == "svm_b:vol1_dst"
+    assert rel["source"]["cluster"]["name"] == "ontap-a" and rel["destination"]["cluster"]["name"] == "ontap-b"
+    assert rel["throttle"] == 2048 and rel["backoff_level"] == "high"
+    for absent in ("transfer", "lag_time", "exported_snapshot", "last_transfer_type"):
+        assert absent not in rel
+
+    # initialize: the job succeeds at once, the transfer then runs while the state stays uninitialized
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "snapmirrored"})
+    rel = b.rel(rel_uuid)
+    assert rel["state"] == "uninitialized"
+    assert rel["transfer"]["state"] == "transferring" and rel["transfer"]["type"] == "initialize"
+    assert rel["transfer"]["uuid"]
+    first = rel["transfer"]["bytes_transferred"]
+    moving = until(lambda: b.rel(rel_uuid), lambda r: r["transfer"]["bytes_transferred"] > first,
+                   what="bytes moving")
+    assert moving["state"] == "uninitialized"
+    transfers = b.get(f"/api/snapmirror/relationships/{rel_uuid}/transfers", fields="state,type")["records"]
+    assert [x["state"] for x in transfers] == ["transferring"]
+    assert lab.transfers()["active"], "the lab shows the running transfer"
+
+    rel = wait_state(b, rel_uuid, "snapmirrored")
+    assert rel["transfer"]["state"] == "success" and "uuid" not in rel["transfer"]
+    assert rel["transfer"]["bytes_transferred"] == 32 * BLOCK
+    assert rel["last_transfer_type"] == "initialize"
+    assert rel["total_transfer_bytes"] == 32 * BLOCK
+    assert rel["lag_time"].startswith("PT")
+    exported = rel["exported_snapshot"]
+    assert exported.startswith("snapmirror.")
+    assert lab.digest("ontap-b", "svm_b:vol1_dst") == src_snapshot_digest(lab, "vol1", exported)
+    assert lab.digest("ontap-b", "svm_b:vol1_dst") == lab.digest("ontap-a", "svm_a:vol1")
+    assert lab.volume("ontap-b", "svm_b:vol1_dst")["host_access"] == "none"
+
+    # update after writes: only the changed blocks move; the destination equals the new source snapshot
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"throttle": 0})
+    lab.write("ontap-a", "svm_a:vol1", blocks=5, offset=100)
+    assert lab.digest("ontap-b", "svm_b:vol1_dst") != lab.digest("ontap-a", "svm_a:vol1")
+    b.run("POST", f"/api/snapmirror/relationships/{rel_uuid}/transfers", {})
+    rel = wait_transfer(b, rel_uuid, "success", "update")
+    assert rel["last_transfer_type"] == "update"
+    assert rel["exported_snapshot"] != exported
+    assert rel["transfer"]["bytes_transferred"] == 5 * BLOCK
+    assert rel["total_transfer_bytes"] == 37 * BLOCK
+    new_exported = rel["exported_snapshot"]
+    assert lab.digest("ontap-b", "svm_b:vol1_dst") == src_snapshot_digest(lab, "vol1", new_exported)
+    src_snaps = lab.volume("ontap-a", "svm_a:vol1")["snapshots"]
+    assert exported not in src_snaps and new_exported in src_snaps, "the older SnapMirror snapshot is rotated out"
+    history = b.get(f"/api/snapmirror/relationships/{rel_uuid}/transfers", fields="state,type")["records"]
+    assert sorted(x["type"] for x in history) == ["initialize", "update"]
+
+    # quiesce
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "paused"})
+    assert wait_state(b, rel_uuid, "paused")["healthy"] is True
+
+    # break: the destination becomes rw (writable once mounted); the source is untouched
+    source_digest = lab.digest("ontap-a", "svm_a:vol1")
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "broken_off"})
+    wait_state(b, rel_uuid, "broken_off")
+    assert b.get(f"/api/storage/volumes/{dst_uuid}")["type"] == "rw"
+    assert lab.digest("ontap-a", "svm_a:vol1") == source_digest
+    b.run("PATCH", f"/api/storage/volumes/{dst_uuid}", {"nas": {"path": "/vol1_dst"}})
+    assert b.get(f"/api/storage/volumes/{dst_uuid}", fields="nas.path")["nas"]["path"] == "/vol1_dst"
+    lab.write("ontap-b", "svm_b:vol1_dst", blocks=7, offset=500)
+    assert lab.digest("ontap-b", "svm_b:vol1_dst") != src_snapshot_digest(lab, "vol1", new_exported)
+    lab.write("ontap-a", "svm_a:vol1", blocks=3, offset=900)
+
+    # resync: destination writes since the common snapshot are discarded, the destination is dp again
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "snapmirrored"})
+    rel = wait_state(b, rel_uuid, "snapmirrored")
+    assert rel["last_transfer_type"] == "resync"
+    assert rel["transfer"]["bytes_transferred"] == 3 * BLOCK, "a resync moves only the blocks changed since the base"
+    assert lab.digest("ontap-b", "svm_b:vol1_dst") == src_snapshot_digest(lab, "vol1", rel["exported_snapshot"])
+    assert lab.digest("ontap-b", "svm_b:vol1_dst") == lab.digest("ontap-a", "svm_a:vol1")
+    assert b.get(f"/api/storage/volumes/{dst_uuid}")["type"] == "dp"
+    assert lab.volume("ontap-b", "svm_b:vol1_dst")["host_access"] == "ro"
+
+    # delete on the destination (destination_only), then release on the source
+    outgoing = a.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]
+    assert rel_uuid in [r["uuid"] for r in outgoing]
+    assert a.get("/api/snapmirror/relationships")["num_records"] == 0, "the source lists no incoming relationship"
+    b.run("DELETE", f"/api/snapmirror/relationships/{rel_uuid}", destination_only="true")
+    b.refused("GET", f"/api/snapmirror/relationships/{rel_uuid}", status=404, code="4")
+    assert rel_uuid in [r["uuid"] for r in
+                        a.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]]
+    assert any(n.startswith("snapmirror.") for n in lab.volume("ontap-a", "svm_a:vol1")["snapshots"])
+    a.run("DELETE", f"/api/snapmirror/relationships/{rel_uuid}", source_only="true")
+    assert rel_uuid not in [r["uuid"] for r in
+                            a.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]]
+    assert not any(n.startswith("snapmirror.") for n in lab.volume("ontap-a", "svm_a:vol1")["snapshots"])
+    assert a.volume("svm_a", "vol1", "snapmirror.is_protected")["snapmirror"]["is_protected"] is False
+
+
+def test_post_with_state_creates_and_initializes(lab, b):
+    make_dp(b, "vol2_dst")
+    reply = b.run("POST", "/api/snapmirror/relationships",
+                  {"source.path": "svm_a:vol2", "destination.path": "svm_b:vol2_dst", "state": "snapmirrored",
+                   "policy.name": "MirrorAllSnapshots", "transfer_schedule": {"name": "hourly"}})
+    rel_uuid = reply.headers["Location"].rsplit("/", 1)[1]
+    rel = wait_state(b, rel_uuid, "snapmirrored")
+    assert rel["policy"]["name"] == "MirrorAllSnapshots"
+    assert rel["transfer_schedule"]["name"] == "hourly" and rel["transfer_schedule"]["uuid"]
+    assert lab.digest("ontap-b", "svm_b:vol2_dst") == lab.digest("ontap-a", "svm_a:vol2")
+    # the schedule is removed by null or by {"name": null, "uuid": null}
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"transfer_schedule": {"name": None, "uuid": None}})
+    assert "transfer_schedule" not in b.rel(rel_uuid)
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"transfer_schedule.name": "daily"})
+    assert b.rel(rel_uuid)["transfer_schedule"]["name"] == "daily"
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"transfer_schedule": None})
+    assert "transfer_schedule" not in b.rel(rel_uuid)
+
+
+def test_initialize_by_post_transfers(lab, b):
+    rel_uuid = make_rel(b, "vol3")
+    b.run("POST", f"/api/snapmirror/relationships/{rel_uuid}/transfers", {})
+    rel = wait_state(b, rel_uuid, "snapmirrored")
+    assert rel["last_transfer_type"] == "initialize"
+    assert lab.digest("ontap-b", "svm_b:vol3_dst") == lab.digest("ontap-a", "svm_a:vol3")
+
+
+def test_quiesce_mid_transfer_lets_it_finish(lab, b):
+    rel_uuid = make_rel(b, "vol4", initialize=True)
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"throttle": 2048})
+    lab.write("ontap-a", "svm_a:vol4", blocks=16, offset=200)  # 1 MiB at 2 MiB/s
+    b.run("POST", f"/api/snapmirror/relationships/{rel_uuid}/transfers", {})
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "paused"})
+    rel = b.rel(rel_uuid)
+    assert rel["state"] == "snapmirrored" and rel["transfer"]["state"] == "transferring"
+    rel = wait_state(b, rel_uuid, "paused")
+    assert rel["transfer"]["state"] == "success" and rel["transfer"]["type"] == "update"
+    assert lab.digest("ontap-b", "svm_b:vol4_dst") == lab.digest("ontap-a", "svm_a:vol4")
+    # nothing starts while paused; resume makes it snapmirrored again and updates work again
+    b.refused("POST", f"/api/snapmirror/relationships/{rel_uuid}/transfers", {}, status=400)
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "snapmirrored"})
+    wait_state(b, rel_uuid, "snapmirrored")
+    b.run("POST", f"/api/snapmirror/relationships/{rel_uuid}/transfers", {})
+
+
+def test_abort_keeps_state(lab, b):
+    rel_uuid = make_rel(b, "vol5", throttle=256)
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "snapmirrored"})
+    transfer_uuid = b.rel(rel_uuid)["transfer"]["uuid"]
+    record = b.get(f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}")
+    assert record["state"] == "transferring" and record["type"] == "initialize"
+    b.refused("PATCH", f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}", {"state": "paused"})
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}", {"state": "aborted"})
+    rel = until(lambda: b.rel(rel_uuid), lambda r: r["transfer"]["state"] == "aborted")
+    assert rel["state"] == "uninitialized"
+    record = b.get(f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}", fields="*")
+    assert record["state"] == "aborted"
+    assert record["error_info"]["code"] == 6620046 and record["error_info"]["message"] == "Transfer aborted"
+    # an ended transfer cannot be aborted again
+    b.refused("PATCH", f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}",
+              {"state": "hard_aborted"})
+    b.refused("PATCH", f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}x",
+              {"state": "aborted"}, status=404, code="4")
+
+
+# -------------------------------------------------------------------------------- the transition table
+def test_refusals_from_uninitialized(b):
+    rel_uuid = make_rel(b, "vol6")
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    b.refused("PATCH", path, {"state": "broken_off"}, code="13303812")
+    b.refused("PATCH", path, {"state": "paused"}, code="13303812")
+    b.refused("PATCH", path, {"state": "in_sync"}, code="13303812")  # in_sync is not ACTIVE for an async policy
+    b.refused("PATCH", path, {"state": "synchronizing"}, code="2")  # system-set only
+    b.refused("PATCH", path, {"state": "bogus"}, code="2")
+    b.refused("PATCH", path, {"source": {"path": "svm_b:vol6_dst"}, "destination": {"path": "svm_a:vol6"},
+                              "state": "snapmirrored"}, code="13303812")
+    b.refused("PATCH", path, {"policy": {"name": "Sync"}}, code="2")  # the policy type cannot change
+    b.refused("PATCH", path, {"policy": {"name": "NoSuchPolicy"}})
+    b.refused("PATCH", path, {"transfer_schedule": {"name": "fortnightly"}})
+    b.refused("PATCH", path, {"backoff_level": "extreme"}, code="2")
+    b.refused("PATCH", path, {"unknown_field": 1}, code="262179")
+    assert b.rel(rel_uuid)["state"] == "uninitialized", "nothing changed"
+
+
+def test_refusals_while_transferring(lab, b):
+    rel_uuid = make_rel(b, "vol7", throttle=64)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    b.run("PATCH", path, {"state": "snapmirrored"})
+    transfer = b.rel(rel_uuid)["transfer"]
+    assert transfer["state"] == "transferring"
+    b.refused("POST", path + "/transfers", {}, status=409, code="13303808")
+    b.refused("PATCH", path, {"state": "broken_off"}, code="13303812")  # still uninitialized
+    b.refused("DELETE", path, status=409, code="13303808")
+    b.run("PATCH", f"{path}/transfers/{transfer['uuid']}", {"state": "hard_aborted"})
+    until(lambda: b.rel(rel_uuid)["transfer"]["state"] == "hard_aborted")
+    b.run("PATCH", path, {"throttle": 0})
+    b.run("POST", path + "/transfers", {})
+    wait_state(b, rel_uuid, "snapmirrored")
+    b.run("PATCH", path, {"throttle": 64})
+    lab.write("ontap-a", "svm_a:vol7", blocks=16, offset=300)
+    b.run("POST", path + "/transfers", {})
+    b.refused("POST", path + "/transfers", {}, status=409, code="13303808")
+    b.refused("PATCH", path, {"state": "broken_off"}, status=409, code="13303808")  # quiesce or abort first
+    b.refused("PATCH", path, {"source": {"path": "svm_b:vol7_dst"}, "destination": {"path": "svm_a:vol7"}},
+              status=409, code="13303808")
+    b.refused("DELETE", path, status=409, code="13303808")
+    assert b.rel(rel_uuid)["state"] == "snapmirrored"
+    b.run("PATCH", f"{path}/transfers/{b.rel(rel_uuid)['transfer']['uuid']}", {"state": "aborted"})
+    rel = until(lambda: b.rel(rel_uuid), lambda r: r["transfer"]["state"] == "aborted")
+    assert rel["state"] == "snapmirrored"
+    b.run("PATCH", path, {"state": "broken_off"})  # an aborted last transfer does not stand in the way
+    wait_state(b, rel_uuid, "broken_off")
+
+
+def test_refusals_from_paused_and_broken_off(b):
+    rel_uuid = make_rel(b, "vol8", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    exported = b.rel(rel_uuid)["exported_snapshot"]
+    b.run("PATCH", path, {"state": "snapmirrored"})  # to the current state: a no-op (unverified)
+    rel = b.rel(rel_uuid)
+    assert rel["state"] == "snapmirrored" and rel["exported_snapshot"] == exported
+    assert rel["transfer"]["type"] == "initialize", "no transfer was started"
+    b.run("PATCH", path, {"state": "paused"})
+    wait_state(b, rel_uuid, "paused")
+    b.run("PATCH", path, {"state": "paused"})  # to the current state: a no-op (unverified)
+    b.refused("POST", path + "/transfers", {}, code="13303812")
+    b.refused("PATCH", path, {"state": "in_sync"}, code="13303812")
+    b.run("PATCH", path, {"state": "broken_off"})
+    wait_state(b, rel_uuid, "broken_off")
+    b.run("PATCH", path, {"state": "broken_off"})  # to the current state: a no-op (unverified)
+    b.refused("POST", path + "/transfers", {}, code="13303812")
+    b.refused("PATCH", path, {"state": "paused"}, code="13303812")
+    b.refused("PATCH", path, {"source": {"path": "svm_b:other"}, "destination": {"path": "svm_a:vol8"}}, code="2")
+    assert b.rel(rel_uuid)["state"] == "broken_off"
+
+
+def test_refusals_on_create(lab, b):
+    make_dp(b, "vol9_dst")
+    rels = "/api/snapmirror/relationships"
+    ok = {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:vol9_dst"}}
+    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}}, code="2")
+    b.refused("POST", rels, {"destination": {"path": "svm_b:vol9_dst"}}, code="2")
+    b.refused("POST", rels, dict(ok, transfer_schedule=None), code="2")
+    b.refused("POST", rels, dict(ok, throttle=10, create_destination={"enabled": True}), code="2")
+    b.refused("POST", rels, dict(ok, restore=True, throttle=10), code="2")
+    b.refused("POST", rels, dict(ok, state="in_sync"), code="13303812")
+    b.refused("POST", rels, dict(ok, state="paused"), code="2")
+    b.refused("POST", rels, dict(ok, policy={"name": "Nope"}))
+    b.refused("POST", rels, {"source": {"path": "svm_x:vol9"}, "destination": {"path": "svm_b:vol9_dst"}})
+    b.refused("POST", rels, {"source": {"path": "svm_a:nope"}, "destination": {"path": "svm_b:vol9_dst"}})
+    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:nope"}})
+    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:vol9_dst"},
+                             "surprise": True}, code="262179")
+    # the destination must be DP; the source must be rw
+    rw_uuid = b.run("POST", "/api/storage/volumes", {"name": "vol9_rw", "svm": {"name": "svm_b"}, "size": 64 * MIB}
+                    ).headers["Location"].rsplit("/", 1)[1]
+    assert b.get(f"/api/storage/volumes/{rw_uuid}")["type"] == "rw"
+    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:vol9_rw"}})
+    b.run("POST", rels, ok)
+    b.refused("POST", rels, ok, status=409, code="6619637")
+    dst_again = make_dp(b, "vol9_cascade")
+    assert dst_again
+    b.refused("POST", rels, {"source": {"path": "svm_b:vol9_dst"}, "destination": {"path": "svm_b:vol9_cascade"}})
+
+
+def test_sync_policy_refusals(lab, b):
+    rel_uuid = make_rel(b, "vol10", policy="Sync")
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    rel = b.rel(rel_uuid)
+    assert rel["policy"]["type"] == "sync"
+    b.refused("PATCH", path, {"state": "snapmirrored"}, code="13303812")
+    b.run("PATCH", path, {"state": "in_sync"})
+    wait_state(b, rel_uuid, "in_sync")
+    b.refused("POST", path + "/transfers", {}, code="13303812")
+    b.refused("PATCH", path, {"policy": {"name": "Asynchronous"}}, code="2")
+
+
+def test_automated_failover_refuses_quiesce_and_break(b):
+    rel_uuid = make_rel(b, "vol11", policy="AutomatedFailOver", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    b.refused("PATCH", path, {"state": "paused"}, code="13303812")
+    b.refused("PATCH", path, {"state": "broken_off"}, code="13303812")
+    assert b.rel(rel_uuid)["state"] == "in_sync"
+
+
+# ------------------------------------------------------------------------------------- sync policy
+def test_sync_policy_mirrors_writes_and_resyncs_after_a_cut(lab, b):
+    rel_uuid = make_rel(b, "vol12", policy="Sync")
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "in_sync"})
+    rel = wait_state(b, rel_uuid, "in_sync")
+    assert rel["lag_time"] == "PT0S" and rel["healthy"] is True
+    lab.write("ontap-a", "svm_a:vol12", blocks=4, offset=40)
+    assert lab.digest("ontap-b", "svm_b:vol12_dst") == lab.digest("ontap-a", "svm_a:vol12"), "writes are mirrored"
+    lab.cut("ontap-a", "ontap-b")
+    try:
+        rel = until(lambda: b.rel(rel_uuid), lambda r: r["state"] == "out_of_sync",
+                    what="out_of_sync after the cut")
+        assert rel["healthy"] is False and rel["unhealthy_reason"][0]["message"]
+        lab.write("ontap-a", "svm_a:vol12", blocks=6, offset=60)
+        assert lab.digest("ontap-b", "svm_b:vol12_dst") != lab.digest("ontap-a", "svm_a:vol12")
+        time.sleep(0.2)
+        assert b.rel(rel_uuid)["state"] == "out_of_sync", "no resync while the link is cut"
+    finally:
+        lab.restore("ontap-a", "ontap-b")
+    rel = wait_state(b, rel_uuid, "in_sync")
+    assert rel["healthy"] is True and "unhealthy_reason" not in rel
+    assert lab.digest("ontap-b", "svm_b:vol12_dst") == lab.digest("ontap-a", "svm_a:vol12")
+    # writes while a resync runs are not lost either
+    lab.cut("ontap-a", "ontap-b")
+    until(lambda: b.rel(rel_uuid)["state"] == "out_of_sync")
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"throttle": 1024})
+    lab.write("ontap-a", "svm_a:vol12", blocks=8, offset=100)  # 512 KiB at 1 MiB/s
+    lab.restore("ontap-a", "ontap-b")
+    until(lambda: b.rel(rel_uuid).get("transfer", {}).get("state") == "transferring")
+    lab.write("ontap-a", "svm_a:vol12", blocks=3, offset=700)
+    wait_state(b, rel_uuid, "in_sync")
+    assert lab.digest("ontap-b", "svm_b:vol12_dst") == lab.digest("ontap-a", "svm_a:vol12")
+    # break stops the mirroring; the destination becomes writable
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "broken_off"})
+    wait_state(b, rel_uuid, "broken_off")
+    lab.write("ontap-a", "svm_a:vol12", blocks=2, offset=1000)
+    assert lab.digest("ontap-b", "svm_b:vol12_dst") != lab.digest("ontap-a", "svm_a:vol12")
+
+
+# ------------------------------------------------------------------------------------- reverse
+def test_reverse_resync(lab, a, b):
+    rel_uuid = make_rel(b, "vol13", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    b.run("PATCH", path, {"state": "broken_off"})
+    wait_state(b, rel_uuid, "broken_off")
+    dst_uuid = b.volume("svm_b", "vol13_dst")["uuid"]
+    b.run("PATCH", f"/api/storage/volumes/{dst_uuid}", {"nas.path": "/vol13_dst"})
+    lab.write("ontap-b", "svm_b:vol13_dst", blocks=5, offset=10)  # DR writes, to be kept
+    lab.write("ontap-a", "svm_a:vol13", blocks=4, offset=400)  # late source writes, to be rolled back
+    dr_digest = lab.digest("ontap-b", "svm_b:vol13_dst")
+
+    b.run("PATCH", path, {"source": {"path": "svm_b:vol13_dst"}, "destination": {"path": "svm_a:vol13"},
+                          "state": "snapmirrored"})
+    # the relationship now lives on ontap-a (the new destination), ontap-b lists it as outgoing
+    rel = wait_state(a, rel_uuid, "snapmirrored")
+    assert rel["source"]["path"] == "svm_b:vol13_dst" and rel["destination"]["path"] == "svm_a:vol13"
+    assert rel["source"]["cluster"]["name"] == "ontap-b" and rel["destination"]["cluster"]["name"] == "ontap-a"
+    assert rel["last_transfer_type"] == "resync"
+    assert rel_uuid in [r["uuid"] for r in a.get("/api/snapmirror/relationships")["records"]]
+    assert rel_uuid not in [r["uuid"] for r in b.get("/api/snapmirror/relationships")["records"]]
+    assert rel_uuid in [r["uuid"] for r in
+                        b.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]]
+    assert a.volume("svm_a", "vol13")["type"] == "dp"
+    assert b.volume("svm_b", "vol13_dst")["type"] == "rw"
+    assert lab.digest("ontap-a", "svm_a:vol13") == dr_digest, "DR writes kept, late source writes discarded"
+    assert lab.volume("ontap-a", "svm_a:vol13")["host_access"] == "ro"
+    # updates now flow DR -> primary
+    lab.write("ontap-b", "svm_b:vol13_dst", blocks=2, offset=20)
+    a.run("POST", f"{path}/transfers", {})
+    wait_transfer(a, rel_uuid, "success", "update")
+    assert lab.digest("ontap-a", "svm_a:vol13") == lab.digest("ontap-b", "svm_b:vol13_dst")
+    # and back again: break on ontap-a, reverse to the original direction
+    a.run("PATCH", path, {"state": "broken_off"})
+    wait_state(a, rel_uuid, "broken_off")
+    a.run("PATCH", path, {"source": {"path": "svm_a:vol13"}, "destination": {"path": "svm_b:vol13_dst"},
+                          "state": "snapmirrored"})
+    rel = wait_state(b, rel_uuid, "snapmirrored")
+    assert rel["source"]["path"] == "svm_a:vol13"
+    assert b.volume("svm_b", "vol13_dst")["type"] == "dp" and a.volume("svm_a", "vol13")["type"] == "rw"
+
+
+def test_reverse_refused_with_schedule_or_throttle(b):
+    rel_uuid = make_rel(b, "vol14", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    b.run("PATCH", path, {"state": "broken_off"})
+    wait_state(b, rel_uuid, "broken_off")
+    swap = {"source": {"path": "svm_b:vol14_dst"}, "destination": {"path": "svm_a:vol14"}, "state": "snapmirrored"}
+    b.refused("PATCH", path, dict(swap, throttle=10), code="2")
+    b.refused("PATCH", path, dict(swap, transfer_schedule={"name": "hourly"}), code="2")
+    b.refused("PATCH", path, {"state": "snapmirrored", "transfer_schedule": {"name": "hourly"}}, code="2",
+              failback="true")
+
+
+# ------------------------------------------------------------------------------ outages, delete flags
+def test_break_with_the_source_down(lab, b):
+    rel_uuid = make_rel(b, "vol15", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    lab.down("ontap-a")
+    try:
+        error = b.refused("PATCH", path, {"state": "broken_off"}, code="262224")
+        assert "Failed to contact peer cluster" in error["message"]
+        assert b.rel(rel_uuid)["state"] == "snapmirrored"
+        # an update fails while the source is down: healthy turns false, lag keeps growing
+        b.run("POST", path + "/transfers", {})
+        rel = wait_transfer(b, rel_uuid, "failed")
+        assert rel["healthy"] is False and rel["unhealthy_reason"][0]["code"] == "13303844"
+        lab.advance_clock(100)
+        assert seconds(b.rel(rel_uuid)["lag_time"]) >= 100
+        # a flagless delete needs the source
+        b.refused("DELETE", path, code="262224")
+        b.run("PATCH", path, {"state": "broken_off"}, force="true")
+        wait_state(b, rel_uuid, "broken_off")
+        assert b.volume("svm_b", "vol15_dst")["type"] == "rw"
+        b.run("DELETE", path, destination_only="true")
+    finally:
+        lab.up("ontap-a")
+    a = Rest(lab, "ontap-a")
+    assert rel_uuid in [r["uuid"] for r in
+                        a.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]]
+    a.run("DELETE", path, source_only="true")
+    a.refused("DELETE", path, source_only="true", status=404, code="4")
+
+
+def test_flagless_delete_removes_both_sides(lab, a, b):
+    rel_uuid = make_rel(b, "vol16", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    b.refused("DELETE", path, code="2", destination_only="true", source_info_only="true")
+    b.refused("DELETE", path, code="2", source_only="true")  # source_only belongs on the source
+    b.run("DELETE", path)
+    b.refused("GET", path, status=404, code="4")
+    assert rel_uuid not in [r["uuid"] for r in
+                            a.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]]
+    assert not [n for n in lab.volume("ontap-a", "svm_a:vol16")["snapshots"] if n.startswith("snapmirror.")]
+    assert not [n for n in lab.volume("ontap-b", "svm_b:vol16_dst")["snapshots"] if n.startswith("snapmirror.")]
+    b.refused("DELETE", path, status=404, code="4")
+
+
+def test_source_info_only_keeps_common_snapshots(lab, a, b):
+    rel_uuid = make_rel(b, "vol17", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    exported = b.rel(rel_uuid)["exported_snapshot"]
+    b.run("DELETE", path, source_info_only="true")
+    b.refused("GET", path, status=404, code="4")
+    assert exported in lab.volume("ontap-b", "svm_b:vol17_dst")["snapshots"]
+    a.run("DELETE", path, source_info_only="true")
+    assert rel_uuid not in [r["uuid"] for r in
+                            a.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]]
+    snaps = a.get(f"/api/storage/volumes/{a.volume('svm_a', 'vol17')['uuid']}/snapshots", name=exported,
+                  fields="owners")["records"]
+    assert len(snaps) == 1 and snaps[0]["owners"] == [], "the common snapshot stays, no longer owned"
+
+
+# ------------------------------------------------------------------------------- transfers and schedules
+def test_update_with_source_snapshot_and_throttle(lab, a, b):
+    rel_uuid = make_rel(b, "vol18", initialize=True)
+    path = f"/api/snapmirror/relationships/{rel_uuid}"
+    vol_uuid = a.volume("svm_a", "vol18")["uuid"]
+    lab.write("ontap-a", "svm_a:vol18", blocks=4, offset=64)
+    a.run("POST", f"/api/storage/volumes/{vol_uuid}/snapshots", {"name": "app_consistent"})
+    lab.write("ontap-a", "svm_a:vol18", blocks=4, offset=128)  # after the snapshot: not transferred
+    b.refused("POST", path + "/transfers", {"source_snapshot": "nope"}, code="2")
+    reply = b.run("POST", path + "/transfers", {"source_snapshot": "app_consistent", "throttle": "1024"})
+    transfer_uuid = reply.headers["Location"].rsplit("/", 1)[1]
+    assert reply.headers["Location"] == f"{path}/transfers/{transfer_uuid}", "the new transfer's own path"
+    record = b.get(f"{path}/transfers/{transfer_uuid}", fields="state,type")
+    assert record["type"] == "update" and record["state"] in ("transferring", "success")
+    rel = wait_transfer(b, rel_uuid, "success", "update")
+    assert rel["exported_snapshot"] == "app_consistent"
+    assert rel["transfer"]["bytes_transferred"] == 4 * BLOCK
+    assert lab.digest("ontap-b", "svm_b:vol18_dst") == src_snapshot_digest(lab, "vol18", "app_consistent")
+    assert lab.digest("ontap-b", "svm_b:vol18_dst") != lab.digest("ontap-a", "svm_a:vol18")
+    assert "app_consistent" in lab.volume("ontap-a", "svm_a:vol18")["snapshots"], "a named snapshot is kept"
+    b.run("POST", path + "/transfers", {})
+    wait_transfer(b, rel_uuid, "success", "update")
+    assert lab.digest("ontap-b", "svm_b:vol18_dst") == lab.digest("ontap-a", "svm_a:vol18")
+
+
+def test_scheduled_updates_follow_the_lab_clock(lab, b):
+    rel_uuid = make_rel(b, "vol19", initialize=True, transfer_schedule={"name": "hourly"})
+    lab.write("ontap-a", "svm_a:vol19", blocks=2, offset=33)
+    time.sleep(0.1)
+    assert b.rel(rel_uuid)["last_transfer_type"] == "initialize", "nothing runs before the hour"
+    lab.advance_clock(3601)
+    rel = wait_transfer(b, rel_uuid, "success", "update")
+    assert seconds(rel["lag_time"]) < 60
+    assert lab.digest("ontap-b", "svm_b:vol19_dst") == lab.digest("ontap-a", "svm_a:vol19")
+    # paused relationships skip their schedule
+    b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "paused"})
+    wait_state(b, rel_uuid, "paused")
+    lab.write("ontap-a", "svm_a:vol19", blocks=2, offset=40)
+    lab.advance_clock(7200)
+    time.sleep(0.1)
+    rel = b.rel(rel_uuid)
+    assert rel["state"] == "paused" and seconds(rel["lag_time"]) >= 7200
+
+
+def test_intra_cluster_relationship(lab, b):
+    b.run("POST", "/api/storage/volumes", {"name": "local_src", "svm": {"name": "svm_b"}, "size": 64 * MIB,
+                                           "nas": {"path": "/local_src"}})
+    lab.write("ontap-b", "svm_b:local_src", blocks=10)
+    make_dp(b, "local_dst")
+    rel_uuid = b.run("POST", "/api/snapmirror/relationships",
+                     {"source": {"path": "svm_b:local_src"}, "destination": {"path": "svm_b:local_dst"},
+                      "state": "snapmirrored"}).headers["Location"].rsplit("/", 1)[1]
+    rel = wait_state(b, rel_uuid, "snapmirrored")
+    assert rel["source"]["cluster"]["name"] == rel["destination"]["cluster"]["name"] == "ontap-b"
+    assert lab.digest("ontap-b", "svm_b:local_dst") == lab.digest("ontap-b", "svm_b:local_src")
+    assert rel_uuid in [r["uuid"] for r in
+                        b.get("/api/snapmirror/relationships", list_destinations_only="true")["records"]]
+    b.run("DELETE", f"/api/snapmirror/relationships/{rel_uuid}")
+    assert b.get("/api/snapmirror/relationships", list_destinations_only="true", uuid=rel_uuid)["num_records"] == 0
+    assert not [n for n in lab.volume("ontap-b", "svm_b:local_src")["snapshots"] if n.startswith("snapmirror.")]
