@@ -1,0 +1,144 @@
+"""The pure helpers behind the roles' filters: sets in, module items, waves, phases and reports out."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.storage.replication.plugins.module_utils._sets import (
+    SetError, array_connection, choose_target, failback_needs, failback_phase, failback_remaining,
+    failback_step_items, fence_waves, lab_volume_pairs, module_items, ontap_failback_items, ontap_items,
+    ontap_set_relationships, report_rows, report_summary, rpo_violations, stale_reverses, status_rows,
+    volume_entries)
+
+HOSTVARS = {"dr": {"replication_endpoint": "https://dr:443", "replication_username": "u",
+                   "replication_password": "p", "replication_ca_path": "/ca.pem", "other": 1}}
+SET = {"name": "s", "vendor": "ontap", "source": "prod", "target": "dr", "source_container": "svm_a",
+       "target_container": "svm_b", "volumes": ["v1", "v2", "v3"], "target_name_suffix": "_dr", "fence_order": ["v2"]}
+
+
+def rel(src, dst, state="snapmirrored", lag=10, **kw):
+    svm, vol = src.split(":")
+    base = {"source_path": src, "destination_path": dst, "state": state, "lag_seconds": lag, "healthy": True,
+            "source_svm": svm, "source_volume": vol, "destination_svm": dst.split(":")[0],
+            "destination_volume": dst.split(":")[1], "uuid": dst}
+    base.update(kw)
+    return base
+
+
+def test_arrays_resolve_from_inventory_or_dicts():
+    assert array_connection("dr", HOSTVARS) == {"hostname": "https://dr:443", "username": "u", "password": "p",
+                                                "ca_path": "/ca.pem"}
+    assert array_connection({"hostname": "h", "username": "u"}) == {"hostname": "h", "username": "u"}
+    for bad in ("nowhere", {"username": "u"}, 5):
+        with pytest.raises(SetError):
+            array_connection(bad, HOSTVARS)
+
+
+def test_volume_entries_follow_fence_order_names_and_excludes():
+    entries = volume_entries(dict(SET, volumes="all", exclude=["*_root"]), ["v3", "svm_root", "v1", "v2"])
+    assert [(e["name"], e["target_name"], e["order"]) for e in entries] == \
+        [("v2", "v2_dr", 0), ("v1", "v1_dr", 1), ("v3", "v3_dr", 1)]
+    with pytest.raises(SetError, match="fence_order"):
+        volume_entries(dict(SET, fence_order=["nope"]))
+    with pytest.raises(SetError, match="listed twice"):
+        volume_entries(dict(SET, volumes=["v1", "v1"], fence_order=[]))
+
+
+def test_waves_fence_in_order_and_unfence_in_reverse():
+    items = ontap_items(SET)
+    assert [[i["volume"] for i in w] for w in fence_waves(items)] == [["v2"], ["v1", "v3"]]
+    assert [[i["volume"] for i in w] for w in fence_waves(items, reverse=True)] == [["v1", "v3"], ["v2"]]
+    assert module_items(items)[0] == {"source_path": "svm_a:v2", "destination_path": "svm_b:v2_dr"}
+
+
+def test_failover_items_come_from_the_dr_side():
+    rels = [rel("svm_a:v1", "svm_b:v1_dr"), rel("svm_a:v2", "svm_b:v2_dr", lag=99), rel("other:x", "svm_b:x")]
+    explicit = ontap_set_relationships(SET, rels)
+    assert [i["destination_path"] for i in explicit] == ["svm_b:v2_dr", "svm_b:v1_dr", "svm_b:v3_dr"]
+    assert explicit[2]["facts"] is None and explicit[0]["junction_path"] == "/v2_dr"
+    discovered = ontap_set_relationships(dict(SET, volumes="all", target_name_suffix=""), rels)
+    assert [i["destination_path"] for i in discovered] == ["svm_b:v2_dr", "svm_b:v1_dr"]
+
+
+def test_the_target_with_the_smallest_worst_lag_wins_and_unreadable_ones_are_skipped():
+    fast = {"target": "b", "items": [{"facts": {"lag_seconds": 5}}, {"facts": {"lag_seconds": 50}}]}
+    slow = {"target": "c", "items": [{"facts": {"lag_seconds": 1}}, {"facts": {"lag_seconds": 500}}]}
+    down = {"target": "d", "items": [], "error": "unreachable"}
+    chosen = choose_target([slow, down, fast])
+    assert chosen["target"] == "b" and chosen["worst_lag_seconds"] == 50
+    assert [c["worst_lag_seconds"] for c in chosen["considered"]] == [500, None, 50]
+    with pytest.raises(SetError, match="no target"):
+        choose_target([down])
+
+
+def test_rpo_gate_names_lagging_and_missing_items_but_not_fenced_ones():
+    items = [{"set": "s", "destination_path": "a", "facts": {"state": "snapmirrored", "lag_seconds": 10}},
+             {"set": "s", "destination_path": "b", "facts": {"state": "snapmirrored", "lag_seconds": 7200}},
+             {"set": "s", "destination_path": "c", "facts": {"state": "broken_off", "lag_seconds": 9000}},
+             {"set": "s", "destination_path": "d", "facts": None}]
+    assert rpo_violations(items, 3600) == ["s/b: lag 7200s exceeds max_lag 3600s", "s/d: no relationship on the target"]
+
+
+@pytest.mark.parametrize("forward, reverse, phase", [
+    (rel("a:v", "b:v", "broken_off"), None, "failed_over"),
+    (None, rel("b:v", "a:v", "uninitialized"), "reversing"),
+    (None, rel("b:v", "a:v", "snapmirrored"), "reversed"),
+    (None, rel("b:v", "a:v", "broken_off"), "cut_over"),
+    (rel("a:v", "b:v", "snapmirrored"), None, "home"),
+    (None, None, "missing"),
+])
+def test_failback_phase_is_read_from_both_sides(forward, reverse, phase):
+    assert failback_phase(forward, reverse) == phase
+
+
+def test_each_failback_step_takes_exactly_the_items_in_its_entry_phase():
+    assert failback_needs("failed_over", "reverse") and not failback_needs("reversed", "reverse")
+    assert failback_needs("reversing", "cutover") and failback_needs("reversed", "cutover")
+    assert not failback_needs("failed_over", "cutover") and not failback_needs("home", "reestablish")
+    assert failback_remaining("reversed") == ["cutover", "reestablish"] and failback_remaining("home") == []
+
+
+def test_failback_items_and_their_steps():
+    forward = [rel("svm_a:v1", "svm_b:v1_dr", "broken_off"), rel("svm_a:v3", "svm_b:v3_dr", "snapmirrored")]
+    reverse = [rel("svm_b:v2_dr", "svm_a:v2", "snapmirrored")]
+    items = ontap_failback_items(SET, forward, reverse)
+    assert {i["source_path"]: i["phase"] for i in items} == {"svm_a:v1": "failed_over", "svm_a:v2": "reversed",
+                                                             "svm_a:v3": "home"}
+    assert module_items(failback_step_items(items, "reverse")) == [
+        {"source_path": "svm_b:v1_dr", "destination_path": "svm_a:v1"}]
+    assert module_items(failback_step_items(items, "cutover")) == [
+        {"source_path": "svm_b:v2_dr", "destination_path": "svm_a:v2", "junction_path": "/v2"}]
+    assert stale_reverses(items, forward, reverse) == []
+    assert stale_reverses(items, forward + [rel("svm_a:v2", "svm_b:v2_dr")], reverse) == [
+        {"destination_path": "svm_a:v2", "source_path": "svm_b:v2_dr"}]
+
+
+def test_report_rows_and_summary_are_vendor_neutral():
+    result = {"relationships": [
+        {"destination_path": "svm_b:v1_dr", "changed": True, "actions": ["create"],
+         "relationship": {"state": "snapmirrored", "healthy": True, "lag_seconds": 3}},
+        {"destination_path": "svm_b:v2_dr", "failed": True, "msg": "boom"}]}
+    rows = report_rows(result, SET, "dr", "protect")
+    assert [(r["item"], r["state"], r["failed"]) for r in rows] == [("svm_b:v1_dr", "snapmirrored", False),
+                                                                     ("svm_b:v2_dr", None, True)]
+    summary = report_summary(rows)
+    assert summary["failed"] == 1 and summary["worst_lag_seconds"] == 3 and summary["targets"] == ["dr"]
+    assert summary["failed_items"] == ["s/svm_b:v2_dr: boom"]
+    whole = report_rows({"failed": True, "msg": "cannot reach"}, SET, "dr")
+    assert whole[0]["failed"] and whole[0]["msg"] == "cannot reach"
+
+
+def test_status_rows_flag_items_over_the_rpo_and_unprotected_ones():
+    result = {"relationships": [rel("svm_a:v1", "svm_b:v1_dr", lag=10), rel("svm_a:v2", "svm_b:v2_dr", lag=9999)]}
+    rows = status_rows(result, SET, "dr", 3600)
+    assert [(r["item"], r["over_rpo"]) for r in rows] == [("svm_b:v2_dr", True), ("svm_b:v1_dr", False),
+                                                          ("svm_b:v3_dr", True)]
+    assert rows[2]["state"] == "missing"
+
+
+def test_lab_volume_pairs_name_both_sides_as_the_lab_does():
+    assert lab_volume_pairs(SET)[0] == {"set": "s", "vendor": "ontap", "item": "svm_b:v2_dr", "source_array": "prod",
+                                        "source_key": "svm_a:v2", "target_array": "dr", "target_key": "svm_b:v2_dr"}
+    vsp = {"name": "si", "vendor": "vsp", "source": "vsp-a", "target": "vsp-a",
+           "volumes": [{"name": 256, "target_name": 512}]}
+    assert lab_volume_pairs(vsp)[0]["target_key"] == "512"
