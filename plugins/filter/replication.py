@@ -8,7 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.storage.replication.plugins.module_utils._sets import (
-    SetError, array_connection, choose_target, failback_needs, failback_remaining, failback_step_items, failback_target, lab_volume_pairs, ontap_candidates, ontap_failback_items, failback_phase, fence_waves, module_items, ontap_items,
+    SetError, array_connection, choose_target, failback_needs, fill_states, failback_remaining, failback_step_items, failback_target, lab_volume_pairs, ontap_candidates, ontap_failback_items, failback_phase, fence_waves, module_items, ontap_items,
     ontap_set_relationships, report_rows, report_summary, rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows,
     volume_entries)
 
@@ -49,4 +49,5 @@ class FilterModule:
             "replication_stale_reverses": _wrap(stale_reverses),
             "replication_lab_volume_pairs": _wrap(lab_volume_pairs),
             "replication_status_rows": _wrap(status_rows),
+            "replication_fill_states": _wrap(fill_states),
         }

@@ -419,3 +419,17 @@ def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
                                        and facts.get("state") not in ("broken_off", "split", "missing")),
                          msg="" if facts else "no replica on the target"))
     return rows
+
+
+def fill_states(rows: list[dict[str, t.Any]], relationships: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Report rows whose state is unknown (the item failed mid-way) get the state the array reports now."""
+    by_dest = {r.get("destination_path"): r for r in relationships}
+    out = []
+    for row in rows:
+        row = dict(row)
+        facts = by_dest.get(row.get("item"))
+        if row.get("state") is None and facts is not None:
+            row.update({k: facts.get(k) for k in ROW_FACTS})
+            row["state_read_after_failure"] = True
+        out.append(row)
+    return out

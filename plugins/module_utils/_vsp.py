@@ -20,7 +20,9 @@ import threading
 import typing as t
 from urllib.parse import quote, unquote, urlsplit
 
-from ._common import ReplicationError, base_url, tls_verify
+from ansible.module_utils.basic import env_fallback
+
+from ._common import ReplicationError, base_url, connection_options, tls_verify
 from ._rest import HttpError, RestClient
 from ._waiting import poll_until
 
@@ -36,6 +38,14 @@ JOB_HISTORY_COUNT = 100
 # pair status (both sides) -> normalized state; see pair_state()
 STATES = ("paired", "split", "copying", "restoring", "suspended_error", "simplex", "unknown")
 SPLIT_STATUSES = ("PSUS", "SSUS")
+
+
+def vsp_connection_options(extra: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """The connection options (``VSP_*`` environment fallbacks) plus ``storage_device_id``."""
+    device = {"type": "str", "fallback": (env_fallback, ["VSP_STORAGE_DEVICE_ID"])}
+    spec = connection_options("VSP", {"storage_device_id": device})
+    spec.update(extra or {})
+    return spec
 
 
 # errors ------------------------------------------------------------------------------------------
@@ -96,6 +106,13 @@ def check_name(kind: str, value: t.Any, limit: int) -> str | None:
 def group_id(copy_group: str, pvol_group: str | None = None, svol_group: str | None = None) -> str:
     """``copyGroupName,pvolDeviceGroupName,svolDeviceGroupName``; the device groups default as the array names them."""
     return f"{copy_group},{pvol_group or copy_group + 'P_'},{svol_group or copy_group + 'S_'}"
+
+
+def record_group_id(record: dict[str, t.Any]) -> str:
+    """The id of a ``local-clone-copygroups`` record (built from its names when the id field is missing)."""
+    return str(record.get("localCloneCopygroupId")
+               or group_id(str(record.get("copyGroupName")), record.get("pvolDeviceGroupName"),
+                           record.get("svolDeviceGroupName")))
 
 
 def split_id(object_id: str) -> list[str]:
@@ -241,14 +258,18 @@ class VspClient:
     def __init__(self, params: dict[str, t.Any], pool_size: int = 10, poll_interval: float = 1.0,
                  job_timeout: float = 1800.0) -> None:
         self.origin = base_url(params["hostname"], params.get("port"))
-        self.storage_device_id = params.get("storage_device_id") or None
+        self.storage_device_id = (params.get("storage_device_id") or "").strip() or None
+        if self.storage_device_id and not re.match(r"^[0-9]{12}$", self.storage_device_id):
+            raise ReplicationError(f"storage_device_id {self.storage_device_id!r} is not a storage device ID: 12 digits, "
+                                   "the model prefix and the serial number (for example 886000410001)")
         scope = f"/storages/{self.storage_device_id}" if self.storage_device_id else ""
         self.objects = OBJECTS + scope
         netloc = urlsplit(self.origin).netloc
-        self.label = f"VSP {self.storage_device_id} at {netloc}" if self.storage_device_id else f"VSP at {netloc}"
+        short = f"VSP {self.storage_device_id}" if self.storage_device_id else "VSP"
+        self.label = f"{short} at {netloc}"
         self.timeout = float(params.get("timeout") or 60)
         self.rest = RestClient(self.origin, verify=tls_verify(params), timeout=self.timeout, error_reader=vsp_error,
-                               pool_size=pool_size, label=self.label)
+                               pool_size=pool_size, label=short)
         user_pass = f"{params['username']}:{params['password']}".encode()
         self._basic = "Basic " + base64.b64encode(user_pass).decode()
         self._lock = threading.Lock()
@@ -332,7 +353,14 @@ class VspClient:
         what = what or f"{method} {path}"
         headers = {"Job-Mode-Wait-Configuration-Change": "NoWait", "Response-Job-Status": "Completed",
                    "Response-Max-Wait": str(self.hold)}
-        _status, job = self.request(method, path, body=body, headers=headers, expect=(200, 201, 202))
+        try:
+            _status, job = self.request(method, path, body=body, headers=headers, expect=(200, 201, 202))
+        except HttpError as exc:
+            if exc.status == 401:
+                raise
+            raise HttpError(f"{what} refused by {self.label}: {exc.array_message}"
+                            + (f" (code {exc.code})" if exc.code else "") + f" [HTTP {exc.status}]",
+                            exc.status, exc.code, exc.array_message, exc.body) from exc
         if not isinstance(job, dict) or job.get("jobId") is None:
             return job if isinstance(job, dict) else {}
         if job.get("status") != "Completed":
@@ -383,16 +411,16 @@ class VspClient:
                    catalog: t.Callable[[], list[dict[str, t.Any]]] | None = None) -> tuple[str | None, list[dict[str, t.Any]]]:
         """A copy group's id and pairs by name: its pairs under ``hint`` (the id with the expected device
         groups), else the id from the copy group list (device groups may have other names)."""
-        records = self.pairs(hint, refresh)
+        guessable = all(len(part) <= 31 for part in hint.split(","))  # else the array would refuse the query
+        records = self.pairs(hint, refresh) if guessable else []
         if records:
             return hint, records
         groups = catalog() if catalog is not None else self.copy_groups()
         found = next((g for g in groups if g.get("copyGroupName") == name), None)
         if found is None:
             return None, []
-        real = str(found.get("localCloneCopygroupId") or group_id(name, found.get("pvolDeviceGroupName"),
-                                                                     found.get("svolDeviceGroupName")))
-        return real, (self.pairs(real, refresh) if real != hint else [])
+        real = record_group_id(found)
+        return real, (self.pairs(real, refresh) if real != hint or not guessable else [])
 
     def ldev(self, ldev_id: int) -> dict[str, t.Any]:
         return self.get(self.path("ldevs", int(ldev_id))) or {}

@@ -1,0 +1,185 @@
+"""``make bench``: the collection at 500 relationships, measured against the lab.
+
+Every figure is a ratio of two measurements taken in the same run:
+
+1. setup of N relationships with the backend_replication role, against one module
+   run per relationship in a loop (measured on a sample, projected to N) and against
+   the slowest relationship's own initialize transfer (the physical limit);
+2. a no-op rerun of the setup: requests sent and wall time;
+3. planned and unplanned failover of N relationships against one relationship alone;
+4. snapmirror_info over N relationships: requests and time;
+5. peak memory of the module processes of (1) and (3).
+
+Results go to bench/results/latest.json and are printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import typing as t
+
+from .runner import Bench, summarize_transfers
+
+
+def topology(args: argparse.Namespace) -> dict[str, t.Any]:
+    blocks = int(args.transfer_seconds * args.rate_mib * 16)  # 64 KiB blocks
+    ontap_common = {"faults": {"latency_ms": args.latency_ms}, "page_size": args.page_size}
+    return {
+        "lab": {"block_size": "64KiB", "bandwidth": f"{args.volumes * args.rate_mib * 2}MiB",
+                "per_transfer_rate": f"{args.rate_mib}MiB", "tick_seconds": 0.1},
+        "arrays": {
+            "ontap-a": dict(ontap_common, vendor="ontap", aggregates=[{"name": "aggr1_a", "size": "500TiB"}],
+                            svms=[{"name": "svm_a", "volumes": [
+                                {"name": "bulk{n:03d}", "count": args.volumes, "size": "1GiB",
+                                 "data_blocks": blocks, "nas_path": "/bulk{n:03d}"},
+                                {"name": "single", "size": "1GiB", "data_blocks": blocks, "nas_path": "/single"},
+                                {"name": "loop{n:02d}", "count": args.loop_sample, "size": "1GiB",
+                                 "data_blocks": blocks, "nas_path": "/loop{n:02d}"},
+                            ]}],
+                            peers=[{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}]),
+            "ontap-b": dict(ontap_common, vendor="ontap", aggregates=[{"name": "aggr1_b", "size": "500TiB"}],
+                            svms=[{"name": "svm_b"}]),
+        },
+        "links": [{"between": ["ontap-a", "ontap-b"]}],
+    }
+
+
+def ontap_set(name: str, volumes: list[str]) -> dict[str, t.Any]:
+    return {"name": name, "vendor": "ontap", "source": "ontap-a", "target": "ontap-b", "source_container": "svm_a",
+            "target_container": "svm_b", "volumes": volumes, "target_name_suffix": "_dr"}
+
+
+def run(args: argparse.Namespace) -> dict[str, t.Any]:
+    bulk = [f"bulk{n:03d}" for n in range(1, args.volumes + 1)]
+    loop = [f"loop{n:02d}" for n in range(1, args.loop_sample + 1)]
+    bulk_set, single_set = ontap_set("bulk", bulk), ontap_set("single", ["single"])
+    tuning = {"backend_replication_poll_interval": args.poll_interval, "failover_poll_interval": args.poll_interval,
+              "backend_replication_max_workers": args.max_workers, "failover_max_workers": args.max_workers,
+              "failover_max_lag": 86400, "backend_replication_wait_timeout": 3600}
+    results: dict[str, t.Any] = {"topology": {
+        "ontap_relationships": args.volumes, "latency_ms_per_request": args.latency_ms,
+        "per_transfer_rate_mib_s": args.rate_mib, "data_per_volume_mib": args.transfer_seconds * args.rate_mib,
+        "link_bandwidth_mib_s": args.volumes * args.rate_mib * 2, "page_size": args.page_size,
+        "max_workers": args.max_workers, "poll_interval": args.poll_interval, "loop_sample": args.loop_sample,
+        "machine_cores": os.cpu_count()}}
+    with Bench(topology(args), args.results) as bench:
+        print(f"== lab up: {args.volumes} + 1 + {args.loop_sample} ONTAP volumes, {args.latency_ms} ms per request", flush=True)
+
+        single = bench.playbook("setup", {"replication_sets": [single_set], **tuning}, "setup-single")
+        setup = bench.playbook("setup", {"replication_sets": [bulk_set], **tuning}, "setup-bulk", rss=True)
+        transfers = summarize_transfers(bench.lab.transfers()["finished"], "snapmirror:initialize", ":bulk")
+        noop = bench.playbook("setup", {"replication_sets": [bulk_set], **tuning}, "setup-noop")
+        looped = bench.playbook("loop_setup", {"loop_volumes": loop, "loop_poll_interval": args.poll_interval},
+                                "setup-loop", bench_dir=True)
+        info = bench.playbook("info", {}, "info", bench_dir=True)
+        pf_single = bench.playbook("failover", {"replication_sets": [single_set], **tuning}, "failover-planned-single")
+        pf_bulk = bench.playbook("failover", {"replication_sets": [bulk_set], **tuning}, "failover-planned-bulk",
+                                 rss=True)
+        bench.playbook("setup", {"replication_sets": [bulk_set, single_set], **tuning}, "resync-back")
+        bench.lab.down("ontap-a")
+        unplanned = dict(tuning, failover_mode="unplanned")
+        uf_single = bench.playbook("failover", {"replication_sets": [single_set], **unplanned}, "failover-unplanned-single")
+        uf_bulk = bench.playbook("failover", {"replication_sets": [bulk_set], **unplanned}, "failover-unplanned-bulk",
+                                 rss=True)
+        bench.lab.up("ontap-a")
+
+    per_item_loop = looped["seconds"] / max(1, args.loop_sample)
+    projected_loop = per_item_loop * args.volumes
+    results["setup"] = {
+        "bulk_seconds": setup["seconds"], "single_relationship_setup_seconds": single["seconds"],
+        "loop_sample_seconds": looped["seconds"], "loop_seconds_per_relationship": round(per_item_loop, 2),
+        "loop_projected_seconds": round(projected_loop, 1),
+        "speedup_vs_loop": round(projected_loop / setup["seconds"], 1),
+        "slowest_initialize_transfer_seconds": transfers["slowest"],
+        "mean_initialize_transfer_seconds": transfers["mean"], "initialize_transfers": transfers["count"],
+        "ratio_to_slowest_transfer": round(setup["seconds"] / transfers["slowest"], 2) if transfers["slowest"] else None,
+        "requests": setup["requests"],
+    }
+    results["noop_rerun"] = {
+        "seconds": noop["seconds"], "requests": noop["requests"], "mutating_requests": noop["mutating"],
+        "requests_per_relationship": round(noop["requests"] / args.volumes, 4),
+        "ratio_to_setup": round(noop["seconds"] / setup["seconds"], 2),
+        "requests_by_path": noop["by_path"],
+    }
+    results["failover"] = {
+        "planned_single_seconds": pf_single["seconds"], "planned_bulk_seconds": pf_bulk["seconds"],
+        "planned_ratio": round(pf_bulk["seconds"] / pf_single["seconds"], 2),
+        "unplanned_single_seconds": uf_single["seconds"], "unplanned_bulk_seconds": uf_bulk["seconds"],
+        "unplanned_ratio": round(uf_bulk["seconds"] / uf_single["seconds"], 2),
+        "planned_bulk_requests": pf_bulk["requests"], "unplanned_bulk_requests": uf_bulk["requests"],
+    }
+    results["info"] = {"seconds": info["seconds"], "requests": info["requests"], "relationships": args.volumes + 1
+                       + args.loop_sample, "pages_of": args.page_size}
+    results["memory"] = {"setup_module_peak_mib": setup["rss_mib"], "planned_failover_module_peak_mib": pf_bulk["rss_mib"],
+                         "unplanned_failover_module_peak_mib": uf_bulk["rss_mib"]}
+    results["targets"] = {
+        "setup_at_least_20x_faster_than_loop": results["setup"]["speedup_vs_loop"] >= 20,
+        "setup_within_1_5x_of_slowest_transfer": (results["setup"]["ratio_to_slowest_transfer"] or 99) <= 1.5,
+        "noop_at_most_one_request_per_relationship": noop["requests"] <= args.volumes and noop["mutating"] == 0,
+        "planned_failover_within_2x_of_one": results["failover"]["planned_ratio"] <= 2,
+        "unplanned_failover_within_2x_of_one": results["failover"]["unplanned_ratio"] <= 2,
+        "info_one_paged_collection_query": info["requests"] <= -(-(args.volumes + 1 + args.loop_sample) // args.page_size)
+        if args.page_size else info["requests"] == 1,
+    }
+    return results
+
+
+def table(results: dict[str, t.Any]) -> str:
+    s, n, f, i, m = (results["setup"], results["noop_rerun"], results["failover"], results["info"], results["memory"])
+    topo = results["topology"]
+    rows = [
+        ("topology", f"{topo['ontap_relationships']} relationships, {topo['latency_ms_per_request']} ms/request, "
+                     f"{topo['data_per_volume_mib']} MiB per volume at {topo['per_transfer_rate_mib_s']} MiB/s per "
+                     f"transfer, link {topo['link_bandwidth_mib_s']} MiB/s, pages of {topo['page_size']}"),
+        ("1 setup, bulk role", f"{s['bulk_seconds']:.1f} s"),
+        ("1 setup, loop (projected)", f"{s['loop_projected_seconds']:.0f} s ({s['loop_seconds_per_relationship']:.2f} s x "
+                                      f"{topo['ontap_relationships']}, from {topo['loop_sample']} measured)"),
+        ("1 speedup bulk vs loop", f"{s['speedup_vs_loop']}x (target >= 20x)"),
+        ("1 bulk vs slowest transfer", f"{s['ratio_to_slowest_transfer']}x of {s['slowest_initialize_transfer_seconds']} s "
+                                       "(target <= 1.5x)"),
+        ("2 no-op rerun", f"{n['requests']} requests ({n['requests_per_relationship']} per relationship, "
+                          f"{n['mutating_requests']} mutating), {n['seconds']:.1f} s = {n['ratio_to_setup']}x of setup"),
+        ("3 planned failover", f"{f['planned_bulk_seconds']:.1f} s vs {f['planned_single_seconds']:.1f} s for one = "
+                               f"{f['planned_ratio']}x (target <= 2x)"),
+        ("3 unplanned failover", f"{f['unplanned_bulk_seconds']:.1f} s vs {f['unplanned_single_seconds']:.1f} s for one = "
+                                 f"{f['unplanned_ratio']}x (target <= 2x)"),
+        ("4 snapmirror_info", f"{i['requests']} requests for {i['relationships']} relationships, {i['seconds']:.1f} s"),
+        ("5 module peak memory", f"setup {m['setup_module_peak_mib']} MiB, planned failover "
+                                 f"{m['planned_failover_module_peak_mib']} MiB, unplanned {m['unplanned_failover_module_peak_mib']} MiB"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
+    lines.append("targets: " + ", ".join(f"{k}={'met' if v else 'NOT met'}" for k, v in results["targets"].items()))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--volumes", type=int, default=500)
+    parser.add_argument("--transfer-seconds", type=float, default=20.0, help="initialize time of one relationship")
+    parser.add_argument("--rate-mib", type=float, default=2.0, help="per-transfer rate, MiB/s")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--page-size", type=int, default=250)
+    parser.add_argument("--loop-sample", type=int, default=10)
+    parser.add_argument("--max-workers", type=int, default=32)
+    parser.add_argument("--poll-interval", type=float, default=0.5)
+    parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = parser.parse_args()
+    started = time.monotonic()
+    results = run(args)
+    results["bench_seconds"] = round(time.monotonic() - started, 1)
+    os.makedirs(args.results, exist_ok=True)
+    with open(os.path.join(args.results, "latest.json"), "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2, sort_keys=True)
+    print(table(results))
+    print(f"results: {os.path.join(args.results, 'latest.json')} ({results['bench_seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
