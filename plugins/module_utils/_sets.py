@@ -11,6 +11,7 @@ This is a private module: its API may change at any time.
 from __future__ import annotations
 
 import fnmatch
+import os
 import typing as t
 
 CONNECTION_KEYS = ("hostname", "username", "password", "validate_certs", "ca_path", "port", "timeout")
@@ -18,6 +19,8 @@ HOSTVAR_KEYS = {"hostname": "replication_endpoint", "username": "replication_use
                 "password": "replication_password", "validate_certs": "replication_validate_certs",
                 "ca_path": "replication_ca_path", "port": "replication_port", "timeout": "replication_timeout"}
 VENDOR_HOSTVARS = {"namespace": "replication_namespace", "storage_device_id": "replication_storage_device_id"}
+ENV_PREFIX = {"ontap": "ONTAP", "vsp": "VSP", "smis": "SMIS"}
+ENV_KEYS = ("username", "password", "ca_path", "validate_certs")
 
 
 class SetError(ValueError):
@@ -25,7 +28,12 @@ class SetError(ValueError):
 
 
 def array_connection(ref: t.Any, hostvars: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
-    """Module connection options for an array given by inventory host name or as a dict."""
+    """Module connection options for an array given by inventory host name or as a dict.
+
+    For an inventory host, what its ``replication_*`` variables do not give comes from
+    the vendor's environment variables (``ONTAP_USERNAME``, ``VSP_PASSWORD``,
+    ``SMIS_CA_PATH``...), as AWX credential types inject them.
+    """
     if isinstance(ref, str):
         if hostvars is None or ref not in hostvars:
             raise SetError(f"array {ref!r} is not an inventory host (or give a connection dict)")
@@ -34,6 +42,11 @@ def array_connection(ref: t.Any, hostvars: t.Mapping[str, t.Any] | None = None) 
         conn.update({key: host[var] for key, var in VENDOR_HOSTVARS.items() if host.get(var) is not None})
         if "hostname" not in conn:
             raise SetError(f"inventory host {ref!r} has no replication_endpoint")
+        prefix = ENV_PREFIX.get(str(host.get("replication_vendor")))
+        for key in ENV_KEYS:
+            value = os.environ.get(f"{prefix}_{key.upper()}") if prefix else None
+            if key not in conn and value:
+                conn[key] = value.lower() in ("1", "true", "yes") if key == "validate_certs" else value
         return conn
     if isinstance(ref, dict):
         if not ref.get("hostname"):

@@ -142,3 +142,14 @@ def test_lab_volume_pairs_name_both_sides_as_the_lab_does():
     vsp = {"name": "si", "vendor": "vsp", "source": "vsp-a", "target": "vsp-a",
            "volumes": [{"name": 256, "target_name": 512}]}
     assert lab_volume_pairs(vsp)[0]["target_key"] == "512"
+
+
+def test_credentials_missing_from_the_inventory_come_from_the_vendor_environment(monkeypatch):
+    hostvars = {"a": {"replication_endpoint": "https://a", "replication_vendor": "ontap"}}
+    monkeypatch.setenv("ONTAP_USERNAME", "awx")
+    monkeypatch.setenv("ONTAP_PASSWORD", "from-credential")
+    monkeypatch.setenv("ONTAP_VALIDATE_CERTS", "false")
+    assert array_connection("a", hostvars) == {"hostname": "https://a", "username": "awx",
+                                               "password": "from-credential", "validate_certs": False}
+    hostvars["a"]["replication_password"] = "inventory"
+    assert array_connection("a", hostvars)["password"] == "inventory"
