@@ -8,9 +8,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.storage.replication.plugins.module_utils._sets import (
-    SetError, array_connection, choose_target, failback_needs, fill_states, failback_remaining, failback_step_items, failback_target, lab_volume_pairs, ontap_candidates, ontap_failback_items, failback_phase, fence_waves, module_items, ontap_items,
-    ontap_set_relationships, report_rows, report_summary, rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows,
-    volume_entries)
+    SetError, array_connection, choose_target, failback_remaining, failback_step_items, failback_target, fill_states,
+    fence_waves, lab_volume_pairs, module_items, ontap_candidates, ontap_failback_items, ontap_items, report_rows,
+    report_summary, rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows)
 
 
 def _wrap(func):  # type: ignore[no-untyped-def]
@@ -30,18 +30,14 @@ class FilterModule:
             "replication_connection": _wrap(array_connection),
             "replication_targets": _wrap(set_targets),
             "replication_set_target_pairs": _wrap(set_target_pairs),
-            "replication_volumes": _wrap(volume_entries),
             "replication_waves": _wrap(fence_waves),
             "replication_module_items": _wrap(module_items),
             "replication_report_rows": _wrap(report_rows),
-            "replication_ontap_set_relationships": _wrap(ontap_set_relationships),
             "replication_choose_target": _wrap(choose_target),
             "replication_ontap_candidates": _wrap(ontap_candidates),
             "replication_rpo_violations": _wrap(rpo_violations),
             "replication_report_summary": _wrap(report_summary),
             "replication_ontap_items": _wrap(ontap_items),
-            "replication_failback_phase": _wrap(failback_phase),
-            "replication_failback_needs": _wrap(failback_needs),
             "replication_failback_remaining": _wrap(failback_remaining),
             "replication_ontap_failback_items": _wrap(ontap_failback_items),
             "replication_failback_step_items": _wrap(failback_step_items),

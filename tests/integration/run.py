@@ -38,6 +38,7 @@ def run_target(tree: str, target: str, python: str) -> tuple[bool, float]:
     started = time.monotonic()
     process = LabProcess(topology if os.path.exists(topology) else None)
     client = process.start()
+    ok = False
     try:
         config = {"lab_control_url": client.control_url, "lab_arrays": client.endpoints["arrays"]}
         with open(os.path.join(tree, "tests", "integration", "integration_config.yml"), "w", encoding="utf-8") as handle:

@@ -119,8 +119,8 @@ def test_report_rows_and_summary_are_vendor_neutral():
          "relationship": {"state": "snapmirrored", "healthy": True, "lag_seconds": 3}},
         {"destination_path": "svm_b:v2_dr", "failed": True, "msg": "boom"}]}
     rows = report_rows(result, SET, "dr", "protect")
-    assert [(r["item"], r["state"], r["failed"]) for r in rows] == [("svm_b:v1_dr", "snapmirrored", False),
-                                                                     ("svm_b:v2_dr", None, True)]
+    expected = [("svm_b:v1_dr", "snapmirrored", False), ("svm_b:v2_dr", None, True)]
+    assert [(r["item"], r["state"], r["failed"]) for r in rows] == expected
     summary = report_summary(rows)
     assert summary["failed"] == 1 and summary["worst_lag_seconds"] == 3 and summary["targets"] == ["dr"]
     assert summary["failed_items"] == ["s/svm_b:v2_dr: boom"]

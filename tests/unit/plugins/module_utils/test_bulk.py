@@ -56,7 +56,7 @@ def test_many_waiting_items_share_one_poll_per_round():
 
 def test_a_failure_is_per_item_with_continue_on_error():
     world = World(0.01)
-    records = [{} for _ in range(3)]
+    records = [{} for _n in range(3)]
     items = [Item(str(n), steps(world, n, records[n], fail=(n == 1)), records[n]) for n in range(3)]
     results = run_items(items, world.poll, continue_on_error=True, poll_interval=0.01)
     assert results[1]["failed"] is True and "1 broke" in results[1]["msg"]
@@ -66,7 +66,7 @@ def test_a_failure_is_per_item_with_continue_on_error():
 
 def test_first_failure_stops_items_that_have_not_started():
     world = World(0.01)
-    records = [{} for _ in range(50)]
+    records = [{} for _n in range(50)]
     items = [Item(str(n), steps(world, n, records[n], fail=(n == 0)), records[n]) for n in range(50)]
     results = run_items(items, world.poll, max_workers=1, continue_on_error=False, poll_interval=0.01)
     assert results[0]["failed"]

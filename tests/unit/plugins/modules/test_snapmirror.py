@@ -300,8 +300,9 @@ def test_reverse_without_a_common_snapshot_needs_allow_full_baseline(lab, run_mo
     primary = lab.session("ontap-a")
     base = lab.url("ontap-a", "/api")
     uuid = created["relationship"]["uuid"]
-    assert primary.delete(f"{base}/snapmirror/relationships/{uuid}", params={"source_info_only": "true",
-                                                                              "return_timeout": 30}).ok
+    dropped = primary.delete(f"{base}/snapmirror/relationships/{uuid}",
+                             params={"source_info_only": "true", "return_timeout": 30})
+    assert dropped.ok
     vol = primary.get(f"{base}/storage/volumes", params={"name": "vol7", "svm.name": "svm_a"}).json()["records"][0]
     for snap in primary.get(f"{base}/storage/volumes/{vol['uuid']}/snapshots").json()["records"]:
         assert primary.delete(f"{base}/storage/volumes/{vol['uuid']}/snapshots/{snap['uuid']}",
