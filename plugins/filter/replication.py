@@ -10,7 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.storage.replication.plugins.module_utils._sets import (
     SetError, array_connection, choose_target, failback_remaining, failback_step_items, failback_target, fill_states,
     fence_waves, lab_volume_pairs, module_items, ontap_candidates, ontap_failback_items, ontap_items, report_rows,
-    report_summary, rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows)
+    report_summary, rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows, vsp_candidates, vsp_failback_items, vsp_items)
 
 
 def _wrap(func):  # type: ignore[no-untyped-def]
@@ -46,4 +46,7 @@ class FilterModule:
             "replication_lab_volume_pairs": _wrap(lab_volume_pairs),
             "replication_status_rows": _wrap(status_rows),
             "replication_fill_states": _wrap(fill_states),
+            "replication_vsp_items": _wrap(vsp_items),
+            "replication_vsp_candidates": _wrap(vsp_candidates),
+            "replication_vsp_failback_items": _wrap(vsp_failback_items),
         }

@@ -108,12 +108,13 @@ def volume_entries(rset: dict[str, t.Any], discovered: list[str] | None = None) 
     return sorted(entries, key=lambda e: (e["order"], e["name"]))
 
 
-METADATA_KEYS = ("order", "set", "volume", "facts", "phase")
+METADATA_KEYS = ("order", "set", "volume", "facts", "phase", "item")
 
 
-def module_items(items: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """The items without the keys the roles keep for themselves (order, set, volume)."""
-    return [{k: v for k, v in item.items() if k not in METADATA_KEYS} for item in items]
+def module_items(items: list[dict[str, t.Any]], drop: t.Iterable[str] = ()) -> list[dict[str, t.Any]]:
+    """The items without the keys the roles keep for themselves (order, set, volume...) and ``drop``."""
+    skip = set(METADATA_KEYS) | set(drop)
+    return [{k: v for k, v in item.items() if k not in skip} for item in items]
 
 
 def fence_waves(items: list[dict[str, t.Any]], reverse: bool = False) -> list[list[dict[str, t.Any]]]:
@@ -192,8 +193,10 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
     base = {"set": rset.get("name"), "vendor": vendor, "source": array_name(rset.get("source")),
             "target": array_name(target) if target is not None else None, "step": step}
     if items is None:
-        return [dict(base, item=None, failed=bool(result.get("failed")), changed=bool(result.get("changed")),
-                     msg=result.get("msg", ""), actions=[])]
+        row = dict(base, item=None, failed=bool(result.get("failed")), changed=bool(result.get("changed")),
+                   msg=result.get("msg", ""), actions=[], skipped=bool(result.get("skipped")))
+        row.update({k: None for k in ROW_FACTS})
+        return [row]
     rows = []
     for entry in items:
         facts = entry.get(key) or {}
@@ -275,6 +278,9 @@ def choose_target(candidates: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     return chosen
 
 
+FENCED = ("broken_off", "split", "failed_over", "fractured", "suspended")
+
+
 def rpo_violations(items: list[dict[str, t.Any]], max_lag: int | None) -> list[str]:
     """Items that a planned failover must refuse for: lag over ``max_lag``, no data, or no relationship.
 
@@ -286,7 +292,7 @@ def rpo_violations(items: list[dict[str, t.Any]], max_lag: int | None) -> list[s
         name = f"{item.get('set')}/{item.get('destination_path')}"
         if facts is None:
             out.append(f"{name}: no relationship on the target")
-        elif facts.get("state") == "broken_off":
+        elif facts.get("state") in FENCED:
             continue
         elif max_lag is not None and (facts.get("lag_seconds") is None or facts["lag_seconds"] > max_lag):
             out.append(f"{name}: lag {facts.get('lag_seconds')}s exceeds max_lag {max_lag}s")
@@ -417,10 +423,10 @@ def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
     if vendor == "ontap":
         entries = [(i["destination_path"], i.get("facts")) for i in ontap_set_relationships(rset, result.get(
             "relationships") or [], mount=False)]
+    elif vendor == "vsp":
+        entries = [(i["item"], i.get("facts")) for i in vsp_set_pairs(rset, result.get("pairs") or [])]
     else:
-        key = {"vsp": "pairs", "smis": "synchronizations"}.get(str(vendor), "relationships")
-        entries = [(e.get("item") or e.get("target") or e.get("svol") or e.get("name"), e)
-                   for e in result.get(key) or []]
+        entries = [(e.get("item") or e.get("target") or e.get("name"), e) for e in result.get("synchronizations") or []]
     rows = []
     for name, facts in entries:
         facts = facts or {}
@@ -429,20 +435,97 @@ def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
                          lag_seconds=lag, recovery_point=facts.get("recovery_point"),
                          last_transfer=facts.get("last_transfer_end") or facts.get("last_transfer"),
                          over_rpo=bool(max_lag is not None and (lag is None or lag > max_lag)
-                                       and facts.get("state") not in ("broken_off", "split", "missing")),
+                                       and facts.get("state") not in FENCED + ("missing",)),
                          msg="" if facts else "no replica on the target"))
     return rows
 
 
 def fill_states(rows: list[dict[str, t.Any]], relationships: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     """Report rows whose state is unknown (the item failed mid-way) get the state the array reports now."""
-    by_dest = {r.get("destination_path"): r for r in relationships}
+    by_item = {r.get("destination_path") or r.get("item"): r.get("facts", r) for r in relationships}
     out = []
     for row in rows:
         row = dict(row)
-        facts = by_dest.get(row.get("item"))
+        facts = by_item.get(row.get("item"))
         if row.get("state") is None and facts is not None:
             row.update({k: facts.get(k) for k in ROW_FACTS})
             row["state_read_after_failure"] = True
         out.append(row)
     return out
+
+
+def _copy_group(rset: dict[str, t.Any]) -> str:
+    group = (rset.get("options") or {}).get("copy_group") or str(rset.get("name", ""))
+    if len(group) > 29:
+        raise SetError(f"set {rset.get('name')!r}: the copy group name {group!r} is over 29 characters; "
+                       "set options.copy_group")
+    return group
+
+
+def vsp_items(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """``shadowimage_pair`` items for a VSP set: one pair per P-VOL in the set's copy group.
+
+    A volume entry that names its ``target_name`` pairs with that LDEV; otherwise the
+    S-VOL is created in the pool ``target_container``.
+    """
+    if rset.get("volumes") in (None, "all"):
+        raise SetError(f"set {rset.get('name')!r}: VSP sets list their P-VOL LDEV ids in volumes")
+    explicit = {str(v["name"]): v["target_name"] for v in rset["volumes"] if isinstance(v, dict) and "target_name" in v}
+    group = _copy_group(rset)
+    out = []
+    for entry in volume_entries(rset):
+        name = entry["name"]
+        if not name.isdigit():
+            raise SetError(f"set {rset.get('name')!r}: VSP volume {name!r} is not an LDEV id")
+        if name in explicit:
+            svol: t.Any = int(explicit[name])
+        elif rset.get("target_container") is not None:
+            svol = {"pool_id": int(rset["target_container"])}
+        else:
+            raise SetError(f"set {rset.get('name')!r}: LDEV {name} has no target_name (S-VOL) and the set no "
+                           "target_container (pool for new S-VOLs)")
+        out.append({"copy_group": group, "pair_name": f"p{name}", "pvol": int(name), "svol": svol,
+                    "order": entry["order"], "set": rset.get("name"), "volume": name})
+    return out
+
+
+def _pair_facts(facts: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
+    """ShadowImage pair facts with a lag: a local PAIR is in sync (0 s); a split pair has none."""
+    if facts is None:
+        return None
+    out = dict(facts)
+    if out.get("lag_seconds") is None and out.get("state") == "paired":
+        out["lag_seconds"] = 0
+    return out
+
+
+def vsp_set_pairs(rset: dict[str, t.Any], pairs: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The set's items with the facts ``shadowimage_pair_info`` reports for them (None when missing)."""
+    by_name = {(p.get("copy_group"), p.get("pair_name")): p for p in pairs}
+    items = vsp_items(rset)
+    for item in items:
+        item["facts"] = _pair_facts(by_name.get((item["copy_group"], item["pair_name"])))
+        item["item"] = f"{item['copy_group']}/{item['pair_name']}"
+    return items
+
+
+def vsp_candidates(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop_var: str) -> list[dict[str, t.Any]]:
+    """Target candidates from a ``shadowimage_pair_info`` loop (a local pair has one: its array)."""
+    out = []
+    for result in results:
+        target = result.get(loop_var)
+        if result.get("failed") or "pairs" not in result:
+            out.append({"target": target, "items": [], "error": result.get("msg", "not read")})
+        else:
+            out.append({"target": target, "items": vsp_set_pairs(rset, result["pairs"]), "error": None})
+    return out
+
+
+def vsp_failback_items(rset: dict[str, t.Any], pairs: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The set's pairs for a failback: split ones need a restore (S-VOL -> P-VOL); paired ones are home."""
+    items = vsp_set_pairs(rset, pairs)
+    for item in items:
+        state = (item.get("facts") or {}).get("state")
+        item["phase"] = {"split": "failed_over", "restoring": "reversing", "paired": "home"}.get(
+            str(state), "missing" if state is None else str(state))
+    return items

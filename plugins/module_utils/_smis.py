@@ -450,6 +450,33 @@ class SmisClient:
                     for e in errors if hasattr(e, "get")]
         return []
 
+    def describe_capabilities(self) -> dict[str, t.Any]:
+        """What the provider offers: replication types with their operations and copy states, legacy operations."""
+        system = self.system
+        repl = self.service("CIM_ReplicationService", system)
+        conf = self.service("CIM_StorageConfigurationService", system)
+        out: dict[str, t.Any] = {"system": system, "namespace": self.namespace,
+                                 "replication_service": repl.classname if repl is not None else None,
+                                 "configuration_service": conf.classname if conf is not None else None,
+                                 "replication_types": [], "legacy_synchronization_types": []}
+        caps = self.capabilities(repl, "CIM_ReplicationServiceCapabilities") if repl is not None else []
+        if caps:
+            for rtype in [int(x) for x in caps[0].get("SupportedReplicationTypes") or []]:
+                ops = self.supported_operations(caps[0].path, rtype)
+                states = self.supported_copy_states(caps[0].path, rtype)
+                out["replication_types"].append({
+                    "value": rtype, "name": REPLICATION_TYPES.get(rtype, "vendor-specific"),
+                    "operations": [{"value": o, "name": OPERATIONS.get(o, "vendor-specific")} for o in ops or []],
+                    "copy_states": [{"value": c, "name": COPY_STATES.get(c, "vendor-specific")}
+                                    for c in states or []]})
+        for inst in self.capabilities(conf, "CIM_StorageReplicationCapabilities") if conf is not None else []:
+            kind = _int(inst.get("SupportedSynchronizationType"))
+            out["legacy_synchronization_types"].append({
+                "value": kind, "name": LEGACY_SYNC_TYPES.get(kind or 0, "vendor-specific"),
+                "modify_operations": [{"value": int(o), "name": LEGACY_OPERATIONS.get(int(o), "vendor-specific")}
+                                      for o in inst.get("SupportedModifyOperations") or []]})
+        return out
+
 
 def _ssl_reason(text: str) -> str:
     marker = "certificate verify failed:"
