@@ -28,7 +28,7 @@ export LAB_DIR
 export PATH := $(BIN):$(PATH)
 LAB := PYTHONPATH=$(CURDIR)/tests $(PY) -m lab --dir $(LAB_DIR)
 
-.PHONY: help setup tree test sanity units lint integration molecule demo bench chaos lab-up lab-down lab-status clean
+.PHONY: help setup tree test sanity units lint integration molecule docs-lint package demo bench chaos lab-up lab-down lab-status clean
 
 help:
 	@echo "make demo         run the DR cycle (setup, failover, failback) against the lab and print the report"
@@ -67,6 +67,8 @@ test: setup
 	@$(MAKE) lint
 	@$(MAKE) integration
 	@$(MAKE) molecule
+	@$(MAKE) docs-lint
+	@$(MAKE) package
 	@echo "== make test: all passed"
 
 sanity: tree
@@ -89,6 +91,15 @@ integration: tree
 molecule: setup
 	@echo "== molecule"
 	$(BIN)/molecule test --all
+
+docs-lint: tree
+	@echo "== collection docs and changelog"
+	cd $(TREE) && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=self .
+	$(BIN)/antsibull-changelog lint
+
+package: setup
+	@echo "== build, galaxy-importer, install and ansible-doc"
+	$(PY) tools/package_check.py $(BUILD)/dist
 
 # ---------------------------------------------------------------------------- the lab
 lab-up: setup
@@ -113,3 +124,14 @@ chaos: setup
 clean:
 	-@$(LAB) down 2>/dev/null
 	rm -rf $(BUILD) .ansible tests/output
+
+# ---------------------------------------------------------------------------- execution environment
+# The build context of an execution environment for AWX / Automation Platform (extensions/awx/README.md);
+# needs no container runtime. Then: podman build -f build/ee/Containerfile -t storage-replication-ee build/ee
+.PHONY: ee
+ee: setup
+	@echo "== execution environment build context in build/ee"
+	@rm -rf build/ee-collection && mkdir -p build/ee-collection
+	$(BIN)/ansible-galaxy collection build --force --output-path build/ee-collection .
+	@mv build/ee-collection/storage-replication-*.tar.gz build/ee-collection/storage-replication.tar.gz
+	$(BIN)/ansible-builder create --file execution-environment.yml --context build/ee --output-filename Containerfile

@@ -8,9 +8,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.storage.replication.plugins.module_utils._sets import (
-    SetError, array_connection, choose_target, failback_remaining, failback_step_items, failback_target, fill_states,
-    fence_waves, lab_volume_pairs, module_items, ontap_candidates, ontap_failback_items, ontap_items, report_rows,
-    report_summary, rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows, vsp_candidates, vsp_failback_items, vsp_items)
+    SetError, array_connection, candidates, choose_target, failback_items, failback_remaining, failback_step_items,
+    failback_target, fence_waves, fill_states, items, lab_volume_pairs, module_items, report_rows, report_summary,
+    rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows)
 
 
 def _wrap(func):  # type: ignore[no-untyped-def]
@@ -30,23 +30,20 @@ class FilterModule:
             "replication_connection": _wrap(array_connection),
             "replication_targets": _wrap(set_targets),
             "replication_set_target_pairs": _wrap(set_target_pairs),
-            "replication_waves": _wrap(fence_waves),
+            "replication_items": _wrap(items),
             "replication_module_items": _wrap(module_items),
-            "replication_report_rows": _wrap(report_rows),
+            "replication_waves": _wrap(fence_waves),
+            "replication_candidates": _wrap(candidates),
             "replication_choose_target": _wrap(choose_target),
-            "replication_ontap_candidates": _wrap(ontap_candidates),
             "replication_rpo_violations": _wrap(rpo_violations),
+            "replication_fill_states": _wrap(fill_states),
+            "replication_report_rows": _wrap(report_rows),
             "replication_report_summary": _wrap(report_summary),
-            "replication_ontap_items": _wrap(ontap_items),
-            "replication_failback_remaining": _wrap(failback_remaining),
-            "replication_ontap_failback_items": _wrap(ontap_failback_items),
+            "replication_failback_items": _wrap(failback_items),
             "replication_failback_step_items": _wrap(failback_step_items),
             "replication_failback_target": _wrap(failback_target),
+            "replication_failback_remaining": _wrap(failback_remaining),
             "replication_stale_reverses": _wrap(stale_reverses),
-            "replication_lab_volume_pairs": _wrap(lab_volume_pairs),
             "replication_status_rows": _wrap(status_rows),
-            "replication_fill_states": _wrap(fill_states),
-            "replication_vsp_items": _wrap(vsp_items),
-            "replication_vsp_candidates": _wrap(vsp_candidates),
-            "replication_vsp_failback_items": _wrap(vsp_failback_items),
+            "replication_lab_volume_pairs": _wrap(lab_volume_pairs),
         }

@@ -529,3 +529,55 @@ def vsp_failback_items(rset: dict[str, t.Any], pairs: list[dict[str, t.Any]]) ->
         item["phase"] = {"split": "failed_over", "restoring": "reversing", "paired": "home"}.get(
             str(state), "missing" if state is None else str(state))
     return items
+
+
+def items(rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[dict[str, t.Any]]:
+    """The items of the vendor's bulk module for a set (``volumes: all`` takes the ``discovered`` names)."""
+    vendor = rset.get("vendor")
+    if vendor == "ontap":
+        return ontap_items(rset, discovered)
+    if vendor == "vsp":
+        return vsp_items(rset)
+    if vendor == "smis":
+        return smis_items(rset)
+    raise SetError(f"set {rset.get('name')!r}: unknown vendor {vendor!r}")
+
+
+def candidates(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop_var: str,
+               mount: bool = True) -> list[dict[str, t.Any]]:
+    """Failover target candidates from the registered results of the vendor's info module over the set's targets."""
+    vendor = rset.get("vendor")
+    if vendor == "ontap":
+        return ontap_candidates(results, rset, loop_var, mount)
+    if vendor == "vsp":
+        return vsp_candidates(results, rset, loop_var)
+    if vendor == "smis":
+        return smis_candidates(results, rset, loop_var)
+    raise SetError(f"set {rset.get('name')!r}: unknown vendor {vendor!r}")
+
+
+def failback_items(rset: dict[str, t.Any], *reads: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The set's items with their failback phase, from what the vendor's info module read.
+
+    ONTAP takes the DR side's and the primary's relationships; VSP the pairs; SMI-S the synchronizations.
+    """
+    vendor = rset.get("vendor")
+    if vendor == "ontap":
+        return ontap_failback_items(rset, reads[0], reads[1])
+    if vendor == "vsp":
+        return vsp_failback_items(rset, reads[0])
+    if vendor == "smis":
+        return smis_failback_items(rset, reads[0])
+    raise SetError(f"set {rset.get('name')!r}: unknown vendor {vendor!r}")
+
+
+def smis_items(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    raise SetError(f"set {rset.get('name')!r}: SMI-S sets are not supported by the roles yet")
+
+
+def smis_candidates(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop_var: str) -> list[dict[str, t.Any]]:
+    raise SetError(f"set {rset.get('name')!r}: SMI-S sets are not supported by the roles yet")
+
+
+def smis_failback_items(rset: dict[str, t.Any], syncs: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    raise SetError(f"set {rset.get('name')!r}: SMI-S sets are not supported by the roles yet")

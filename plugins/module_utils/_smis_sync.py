@@ -582,14 +582,16 @@ class Engine:
                     continue
                 yield from self._wait_for(item, st, action)
                 record["actions"].append(action)
+                st["fresh"] = True
                 continue
             follows_wait = index + 1 < len(actions) and actions[index + 1].startswith("wait_")
             done = yield from self._apply(item, st, action, ops.get(index), follows_wait)
             if done:
                 record["changed"] = True
                 record["actions"].append(done)
+                st["fresh"] = False
         facts = st.get("facts")
-        if record["changed"] and item["state"] == "present":
+        if record["changed"] and item["state"] == "present" and not st.get("fresh"):
             facts = yield Call(self.read_pair, st.get("pair"))
         if item["state"] == "absent" and record["changed"]:
             facts = None
@@ -728,8 +730,8 @@ class Engine:
                                    f"for {LEGACY_SYNC_TYPES.get(legacy_kind or 0, 'these')} copies "
                                    f"(SupportedModifyOperations: {supported})")
                 elif old == 4 and state == 5:
-                    reasons.append(f"a Broken target cannot be resynchronized through ModifySynchronization (HPE "
-                                   f"3PAR CIM API); remove the copy (state absent) and create it again")
+                    reasons.append("a Broken target cannot be resynchronized through ModifySynchronization (HPE "
+                                   "3PAR CIM API); remove the copy (state absent) and create it again")
                 else:
                     return Op(name, "configuration_service", "ModifySynchronization", old, conf)
         if not asked:
