@@ -2,7 +2,7 @@
 # make demo: start a fresh lab, run the DR cycle against it across every vendor it serves,
 # print the per-item report, stop the lab. Exits non-zero when anything was lost.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export LAB_DIR="${DEMO_LAB_DIR:-$PWD/.lab/demo}"
 lab() { PYTHONPATH="$PWD/tests" .venv/bin/python -m lab --dir "$LAB_DIR" "$@"; }
 lab down >/dev/null
