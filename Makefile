@@ -18,7 +18,7 @@ TREE := $(BUILD)/ansible_collections/storage/replication
 COLLECTIONS := $(VENV)/collections
 LAB_DIR ?= $(CURDIR)/.lab
 LAB_TOPOLOGY ?= $(CURDIR)/tests/lab/topologies/default.yml
-PIP_VERSIONS := 25.2
+PIP_VERSIONS := 25.2 24.2 23.1.2
 ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
 PYTEST_ARGS ?=
 SANITY_ARGS ?=
@@ -28,7 +28,7 @@ export LAB_DIR
 export PATH := $(BIN):$(PATH)
 LAB := PYTHONPATH=$(CURDIR)/tests $(PY) -m lab --dir $(LAB_DIR)
 
-.PHONY: help setup tree test sanity units lint integration molecule docs-lint package demo bench chaos lab-up lab-down lab-status clean
+.PHONY: help setup tree test sanity units lint integration molecule docs-lint package test-compat demo bench chaos lab-up lab-down lab-status clean
 
 help:
 	@echo "make demo         run the DR cycle (setup, failover, failback) against the lab and print the report"
@@ -51,6 +51,7 @@ $(STAMP): requirements-dev.txt tools/get_pip_standin.py
 	    $(PY) -m pip download --quiet --no-deps --only-binary=:all: -d $(ANSIBLE_TEST_CACHE)/pip-wheels pip==$$v; \
 	  cp tools/get_pip_standin.py $(ANSIBLE_TEST_CACHE)/get_pip_$$(echo $$v | tr . _).py; \
 	done
+	@bash tools/ensure_chromium.sh
 	@touch $@
 
 $(COLLECTIONS)/ansible_collections/storage/replication:
@@ -69,6 +70,7 @@ test: setup
 	@$(MAKE) molecule
 	@$(MAKE) docs-lint
 	@$(MAKE) package
+	@$(MAKE) test-compat
 	@echo "== make test: all passed"
 
 sanity: tree
@@ -100,6 +102,25 @@ docs-lint: tree
 package: setup
 	@echo "== build, galaxy-importer, install and ansible-doc"
 	$(PY) tools/package_check.py $(BUILD)/dist
+
+# Older ansible-core releases the collection supports (requires_ansible >=2.16): version@python.
+COMPAT ?= 2.16.19@3.11 2.19.14@3.12
+COMPAT_PINS := requests|jmespath|pywbem|pytest|pytest-xdist|pytest-timeout|aiohttp|cryptography|PyYAML
+
+test-compat: tree
+	@for spec in $(COMPAT); do \
+	  core=$${spec%@*}; py=$${spec#*@}; venv=$(CURDIR)/.venv-compat/$$core; \
+	  interp=$$(ls $(HOME)/.pyenv/versions/$$py*/bin/python3 2>/dev/null | head -1); \
+	  interp=$${interp:-$$(command -v python$$py)}; \
+	  test -n "$$interp" || { echo "no Python $$py for ansible-core $$core" >&2; exit 1; }; \
+	  echo "== compat: ansible-core $$core on $$($$interp --version)"; \
+	  test -x $$venv/bin/python || $$interp -m venv $$venv; \
+	  grep -E '^($(COMPAT_PINS))==' requirements-dev.txt > $$venv/pins.txt; \
+	  $$venv/bin/python -m pip install --quiet ansible-core==$$core -r $$venv/pins.txt || exit 1; \
+	  (cd $(TREE) && $$venv/bin/ansible-test sanity --python $$py --color no) || exit 1; \
+	  PYTHONPATH=$(COLLECTIONS):$(CURDIR)/tests $$venv/bin/python -m pytest tests/unit/plugins tests/unit/roles \
+	    -p no:cacheprovider -q -n 2 --dist loadfile --timeout 600 || exit 1; \
+	done
 
 # ---------------------------------------------------------------------------- the lab
 lab-up: setup

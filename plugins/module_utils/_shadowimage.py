@@ -490,7 +490,7 @@ class Engine:
         if not ldev_defined(pvol):
             raise ReplicationError(f"{name}: the P-VOL, LDEV {item['pvol']}, is not defined on {where} "
                                    "(emulationType NOT DEFINED)")
-        assert pvol is not None
+        pvol = t.cast("dict[str, t.Any]", pvol)
         svol = item["svol"]
         if isinstance(svol, dict):
             pool = self.pool_records.get(svol["pool_id"])
@@ -498,8 +498,7 @@ class Engine:
                 raise ReplicationError(f"{name}: pool {svol['pool_id']} for the new S-VOL does not exist on {where}")
             existing = self.ldev_records.get(svol["ldev_id"]) if svol.get("ldev_id") is not None else None
             if ldev_defined(existing):
-                assert existing is not None
-                self._validate_svol(name, item["pvol"], pvol, svol["ldev_id"], existing)
+                self._validate_svol(name, item["pvol"], pvol, svol["ldev_id"], t.cast("dict[str, t.Any]", existing))
                 return  # a leftover of an earlier run, or made by hand: used as it is
             used = pvol.get("numOfUsedBlock")
             need = (int(used) if used is not None else ldev_size(pvol)) * 512
@@ -518,8 +517,7 @@ class Engine:
         if not ldev_defined(record):
             raise ReplicationError(f"{name}: the S-VOL, LDEV {svol}, is not defined on {where} "
                                    "(emulationType NOT DEFINED)")
-        assert record is not None
-        self._validate_svol(name, item["pvol"], pvol, svol, record)
+        self._validate_svol(name, item["pvol"], pvol, svol, t.cast("dict[str, t.Any]", record))
 
     def _validate_svol(self, name: str, pvol_id: int, pvol: dict[str, t.Any], svol_id: int,
                        svol: dict[str, t.Any]) -> None:

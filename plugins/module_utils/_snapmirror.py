@@ -388,6 +388,11 @@ class Engine:
         record["diff"] = {"before": diff_view(before), "after": diff_view(record["relationship"])}
         return record
 
+    def _need_source(self) -> OntapClient:
+        if self.src is None:
+            raise ReplicationError("this step needs the source cluster: set source_cluster")
+        return self.src
+
     # guards --------------------------------------------------------------------------------------
     def _guard_resync(self, item: dict[str, t.Any], before: dict[str, t.Any]) -> t.Generator[t.Any, t.Any, None]:
         """Refuse a resync that would throw away what was written at the destination since the common snapshot."""
@@ -417,13 +422,13 @@ class Engine:
         """Before a reverse: the newest common snapshot exists, and rolling the new destination back loses nothing."""
         key = item["destination_path"]
         src_path = item["source_path"]
-        assert self.src is not None
+        src = self._need_source()
         dst_vols = yield Call(self.dst.volumes, [key], VOLUME_FIELDS)
-        src_vols = yield Call(self.src.volumes, [src_path], VOLUME_FIELDS)
+        src_vols = yield Call(src.volumes, [src_path], VOLUME_FIELDS)
         if key not in dst_vols or src_path not in src_vols:
             raise ReplicationError(f"cannot reverse to {key}: a volume of the pair is missing")
         dst_snaps = yield Call(self.dst.snapshots, dst_vols[key]["uuid"])
-        src_snaps = yield Call(self.src.snapshots, src_vols[src_path]["uuid"])
+        src_snaps = yield Call(src.snapshots, src_vols[src_path]["uuid"])
         common = newest_common_snapshot(src_snaps, dst_snaps)
         item["_common_snapshot"] = common
         if common is None:
@@ -547,13 +552,13 @@ class Engine:
         yield Call(self._patch, self.dst, self._uuid(state), body)
 
     def _do_reverse(self, item, state, record):  # type: ignore[no-untyped-def]
-        assert self.src is not None
+        src = self._need_source()
         opposite = self.opposite[item["source_path"]]
         state["issued"] = None
         body = {"source": {"path": opposite["destination_path"]},
                 "destination": {"path": opposite["source_path"]},
                 "state": active_state(opposite.get("policy_type"))}
-        yield Call(self._patch, self.src, str(opposite["uuid"]), body)
+        yield Call(self._patch, src, str(opposite["uuid"]), body)
         record["common_snapshot"] = item.get("_common_snapshot")
 
     def _do_rebaseline(self, item, state, record):  # type: ignore[no-untyped-def]
@@ -564,12 +569,12 @@ class Engine:
         held the old source data) is replaced by an empty DP volume of the same name,
         size and aggregates, and the reversed relationship is created and initialized.
         """
-        assert self.src is not None
+        src = self._need_source()
         opposite = self.opposite[item["source_path"]]
         state["issued"] = None
         key = item["destination_path"]
         uuid = str(opposite["uuid"])
-        yield Call(self.src.write, "DELETE", f"/snapmirror/relationships/{uuid}", None, {"destination_only": "true"})
+        yield Call(src.write, "DELETE", f"/snapmirror/relationships/{uuid}", None, {"destination_only": "true"})
         try:
             yield Call(self.dst.write, "DELETE", f"/snapmirror/relationships/{uuid}", None, {"source_only": "true"})
         except HttpError as exc:
