@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> dict[str, t.Any]:
         pf_single = bench.playbook("failover", {"replication_sets": [single_set], **tuning}, "failover-planned-single")
         pf_bulk = bench.playbook("failover", {"replication_sets": [bulk_set], **tuning}, "failover-planned-bulk",
                                  rss=True)
-        bench.playbook("setup", {"replication_sets": [bulk_set, single_set], **tuning}, "resync-back")
+        bench.playbook("setup", {"replication_sets": [bulk_set, single_set], "backend_replication_resync_broken": True,
+                                 **tuning}, "resync-back")
         bench.lab.down("ontap-a")
         unplanned = dict(tuning, failover_mode="unplanned")
         uf_single = bench.playbook("failover", {"replication_sets": [single_set], **unplanned}, "failover-unplanned-single")

@@ -9,9 +9,24 @@ import re
 import typing as t
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import env_fallback
+import os
+
+from ansible.module_utils.common.parameters import AnsibleFallbackNotFound
 
 _HOST_RE = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[A-Za-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?$")
+
+
+def nonempty_env_fallback(*names: str) -> str:
+    """Like Ansible's ``env_fallback``, but an empty variable counts as unset.
+
+    A credential injector or a shell may export a variable with no value; it
+    must not override the option's default (an empty ``validate_certs`` is not false).
+    """
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    raise AnsibleFallbackNotFound
 
 
 class ReplicationError(Exception):
@@ -39,7 +54,7 @@ def connection_options(env_prefix: str, extra: dict[str, t.Any] | None = None) -
     """
 
     def env(name: str) -> tuple[t.Any, list[str]]:
-        return (env_fallback, [f"{env_prefix}_{name}"])
+        return (nonempty_env_fallback, [f"{env_prefix}_{name}"])
 
     spec: dict[str, t.Any] = {
         "hostname": {"type": "str", "required": True, "fallback": env("HOSTNAME")},

@@ -82,6 +82,9 @@ def volume_entries(rset: dict[str, t.Any], discovered: list[str] | None = None) 
     if raw in (None, "all"):
         if discovered is None:
             raise SetError(f"set {rset.get('name')!r}: volumes: all needs the discovered volumes")
+        if not discovered:
+            raise SetError(f"set {rset.get('name')!r}: volumes: all, and no volume was found in "
+                           f"{rset.get('source_container')!r}")
         raw = sorted(discovered)
     if not isinstance(raw, list) or not raw:
         raise SetError(f"set {rset.get('name')!r}: volumes must be a non-empty list or 'all'")
@@ -205,7 +208,10 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
         row.update({k: facts.get(k) for k in ROW_FACTS})
         row.update({"changed": bool(entry.get("changed")), "failed": bool(entry.get("failed")),
                     "skipped": bool(entry.get("skipped")), "actions": entry.get("actions") or [],
-                    "msg": entry.get("msg", "")})
+                    "msg": entry.get("msg") or entry.get("note") or ""})
+        if step == "protect" and not row["failed"] and not row["changed"] and row.get("state") in FENCED:
+            row["msg"] = (f"left {row['state']}: protecting it again would undo a failover "
+                          "(backend_replication_resync_broken: true resyncs it)")
         rows.append(row)
     return rows
 
@@ -289,13 +295,15 @@ def rpo_violations(items: list[dict[str, t.Any]], max_lag: int | None) -> list[s
     out = []
     for item in items:
         facts = item.get("facts")
-        name = f"{item.get('set')}/{item.get('destination_path')}"
+        name = f"{item.get('set')}/{item.get('destination_path') or item.get('item')}"
         if facts is None:
-            out.append(f"{name}: no relationship on the target")
+            out.append(f"{name}: no replica on the target")
         elif facts.get("state") in FENCED:
             continue
-        elif max_lag is not None and (facts.get("lag_seconds") is None or facts["lag_seconds"] > max_lag):
-            out.append(f"{name}: lag {facts.get('lag_seconds')}s exceeds max_lag {max_lag}s")
+        elif max_lag is not None and facts.get("lag_seconds") is None:
+            out.append(f"{name}: no data transferred yet")
+        elif max_lag is not None and facts["lag_seconds"] > max_lag:
+            out.append(f"{name}: lag {facts['lag_seconds']}s exceeds max_lag {max_lag}s")
     return out
 
 
@@ -344,6 +352,8 @@ def ontap_failback_items(rset: dict[str, t.Any], forward: list[dict[str, t.Any]]
 
 def failback_step_items(items: list[dict[str, t.Any]], step: str) -> list[dict[str, t.Any]]:
     """The items that go through ``step`` (reverse, cutover, reestablish), as module items for it."""
+    if step not in STEP_PHASES:
+        raise SetError(f"unknown failback step {step!r}: one of {', '.join(STEP_PHASES)}")
     out = []
     for item in items:
         if not failback_needs(item.get("phase", ""), step):
@@ -361,7 +371,7 @@ def failback_step_items(items: list[dict[str, t.Any]], step: str) -> list[dict[s
     return out
 
 
-def failback_target(results: list[dict[str, t.Any]], loop_var: str, rset: dict[str, t.Any]) -> t.Any:
+def failback_target(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop_var: str) -> t.Any:
     """The DR target a set failed over to: the one holding broken-off relationships of the set's
     source SVM, else the first target that could be read."""
     readable = [r for r in results if not r.get("failed") and "relationships" in r]
@@ -404,6 +414,14 @@ def lab_volume_pairs(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
                         "source_array": source, "source_key": item["source_path"],
                         "target_array": target, "target_key": item["destination_path"]})
         return out
+    if vendor == "vsp":
+        for item in vsp_items(rset):
+            if not isinstance(item["svol"], int):
+                raise SetError(f"set {rset.get('name')!r}: lab rehearsals need the S-VOL of each LDEV (target_name)")
+            out.append({"set": rset.get("name"), "vendor": vendor, "item": f"{item['copy_group']}/{item['pair_name']}",
+                        "source_array": source, "source_key": str(item["pvol"]),
+                        "target_array": target, "target_key": str(item["svol"])})
+        return out
     for entry in volume_entries(rset):
         out.append({"set": rset.get("name"), "vendor": vendor, "item": str(entry["target_name"]),
                     "source_array": source, "source_key": str(entry["name"]),
@@ -419,7 +437,7 @@ def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
             "target": array_name(target), "rpo_seconds": max_lag}
     if result.get("failed"):
         return [dict(base, item=None, state="unreadable", healthy=False, lag_seconds=None, over_rpo=True,
-                     msg=result.get("msg", ""))]
+                     recovery_point=None, last_transfer=None, msg=result.get("msg", ""))]
     if vendor == "ontap":
         entries = [(i["destination_path"], i.get("facts")) for i in ontap_set_relationships(rset, result.get(
             "relationships") or [], mount=False)]
@@ -477,11 +495,17 @@ def vsp_items(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         name = entry["name"]
         if not name.isdigit():
             raise SetError(f"set {rset.get('name')!r}: VSP volume {name!r} is not an LDEV id")
-        if name in explicit:
-            svol: t.Any = int(explicit[name])
-        elif rset.get("target_container") is not None:
-            svol = {"pool_id": int(rset["target_container"])}
-        else:
+        try:
+            if name in explicit:
+                svol: t.Any = int(explicit[name])
+            elif rset.get("target_container") is not None:
+                svol = {"pool_id": int(rset["target_container"])}
+            else:
+                svol = None
+        except (TypeError, ValueError) as exc:
+            raise SetError(f"set {rset.get('name')!r}: the S-VOL of LDEV {name} (target_name) and the pool "
+                           "(target_container) must be numbers") from exc
+        if svol is None:
             raise SetError(f"set {rset.get('name')!r}: LDEV {name} has no target_name (S-VOL) and the set no "
                            "target_container (pool for new S-VOLs)")
         out.append({"copy_group": group, "pair_name": f"p{name}", "pvol": int(name), "svol": svol,
@@ -562,6 +586,9 @@ def failback_items(rset: dict[str, t.Any], *reads: list[dict[str, t.Any]]) -> li
     ONTAP takes the DR side's and the primary's relationships; VSP the pairs; SMI-S the synchronizations.
     """
     vendor = rset.get("vendor")
+    needed = 2 if vendor == "ontap" else 1
+    if len(reads) != needed:
+        raise SetError(f"set {rset.get('name')!r}: {vendor} failback items need {needed} read(s), got {len(reads)}")
     if vendor == "ontap":
         return ontap_failback_items(rset, reads[0], reads[1])
     if vendor == "vsp":

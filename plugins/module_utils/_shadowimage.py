@@ -30,7 +30,7 @@ from ._vsp import (ALIVE_TIME, JOB_HISTORY_COUNT, MAX_LDEV_ID, VspClient, check_
                    split_id)
 
 ITEM_KEYS = ("copy_group", "pair_name", "pvol", "svol", "state", "pair_state", "restore", "copy_pace", "mu_number",
-             "consistency_group", "auto_split", "quick_mode", "pvol_device_group", "svol_device_group")
+             "consistency_group", "auto_split", "quick_mode", "resync_split", "pvol_device_group", "svol_device_group")
 SVOL_KEYS = ("pool_id", "ldev_id", "start_ldev_id", "end_ldev_id", "data_reduction_mode")
 DATA_REDUCTION_MODES = ("disabled", "compression", "compression_deduplication")
 PAIR_ONLY_KEYS = ("pvol", "svol", "mu_number", "consistency_group", "auto_split")
@@ -233,6 +233,8 @@ def plan(item: dict[str, t.Any], current: dict[str, t.Any] | None, history: list
     tail = ["split", "wait_split"] if desired == "split" else []
     if item.get("restore"):
         return _restore_plan(name, desired, current, history or [], tail)
+    if desired == "paired" and state == "split" and item.get("resync_split") is False:
+        return []
     if desired == "paired":
         return {"paired": [], "copying": ["wait_paired"], "restoring": ["wait_paired"],
                 "split": ["resync", "wait_paired"], "suspended_error": ["resync", "wait_paired"]}[state]

@@ -23,7 +23,7 @@ from ._waiting import WaitTimeout
 
 ITEM_KEYS = ("source_path", "destination_path", "state", "relationship_state", "policy", "transfer_schedule",
              "throttle", "create_destination", "max_lag", "update", "allow_data_loss", "allow_full_baseline",
-             "junction_path", "quiesce_timeout", "preserve", "release", "reverse")
+             "junction_path", "quiesce_timeout", "preserve", "release", "reverse", "resync_broken")
 VOLUME_FIELDS = "uuid,name,svm.name,type,state,size,nas.path,aggregates.name"
 TRANSFER_ACTIONS = ("initialize", "create", "update", "resync", "reverse", "rebaseline")
 FACT_KEYS_FOR_DIFF = ("state", "healthy", "policy", "transfer_schedule", "throttle", "source_path")
@@ -103,6 +103,9 @@ def plan(item: dict[str, t.Any], current: dict[str, t.Any] | None, opposite: dic
     active = active_state(ptype)
     max_lag = item.get("max_lag")
     wants_update = bool(item.get("update")) or (max_lag is not None and lag is not None and lag > max_lag)
+
+    if state == "broken_off" and desired in ("snapmirrored", "paused") and item.get("resync_broken") is False:
+        return actions
 
     def reach_active() -> None:
         nonlocal state, fresh
@@ -364,6 +367,9 @@ class Engine:
             if item.get("_rebaseline"):
                 actions = ["rebaseline" if a == "reverse" else a for a in actions]
         record["relationship"] = before
+        if before and before.get("state") == "broken_off" and item.get("resync_broken") is False and \
+                (item.get("relationship_state") or "snapmirrored") != "broken_off" and not actions:
+            record["note"] = "left broken off: resync_broken is false (after a failover the destination is production)"
         if self.check_mode:
             after = predict(before, item, actions)
             record.update({"changed": bool(actions), "actions": actions, "relationship": after,

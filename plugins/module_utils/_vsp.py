@@ -20,9 +20,7 @@ import threading
 import typing as t
 from urllib.parse import quote, unquote, urlsplit
 
-from ansible.module_utils.basic import env_fallback
-
-from ._common import ReplicationError, base_url, connection_options, tls_verify
+from ._common import ReplicationError, base_url, connection_options, nonempty_env_fallback, tls_verify
 from ._rest import HttpError, RestClient
 from ._waiting import poll_until
 
@@ -42,7 +40,7 @@ SPLIT_STATUSES = ("PSUS", "SSUS")
 
 def vsp_connection_options(extra: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
     """The connection options (``VSP_*`` environment fallbacks) plus ``storage_device_id``."""
-    device = {"type": "str", "fallback": (env_fallback, ["VSP_STORAGE_DEVICE_ID"])}
+    device = {"type": "str", "fallback": (nonempty_env_fallback, ["VSP_STORAGE_DEVICE_ID"])}
     spec = connection_options("VSP", {"storage_device_id": device})
     spec.update(extra or {})
     return spec

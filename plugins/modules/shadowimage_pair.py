@@ -129,6 +129,14 @@ options:
         O(pair_state=split); not possible together with O(consistency_group).
     type: bool
     default: false
+  resync_split:
+    description:
+      - Whether O(pair_state=paired) resynchronizes a split pair. A resync copies the P-VOL over the S-VOL and
+        overwrites what was written to the S-VOL while split, which after a failover is the production data.
+      - With V(false), split pairs are left as they are and reported unchanged, with a note; the roles use this
+        so that protecting a set again after a failover never undoes the failover.
+    type: bool
+    default: true
   quick_mode:
     description:
       - Quick split, resync and restore. The status changes at once and the copy goes on in the background
@@ -187,6 +195,9 @@ options:
         type: int
       auto_split:
         description: See O(auto_split).
+        type: bool
+      resync_split:
+        description: See O(resync_split).
         type: bool
       quick_mode:
         description: See O(quick_mode).
@@ -409,6 +420,7 @@ def argument_spec() -> dict:
         "consistency_group": {"type": "int"},
         "auto_split": {"type": "bool", "default": False},
         "quick_mode": {"type": "bool", "default": False},
+        "resync_split": {"type": "bool", "default": True},
         "pvol_device_group": {"type": "str"},
         "svol_device_group": {"type": "str"},
     }

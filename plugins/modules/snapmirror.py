@@ -133,6 +133,13 @@ options:
         empty DP volume of the same name, size and aggregates, and initializes the reversed relationship.
     type: bool
     default: false
+  resync_broken:
+    description:
+      - Whether O(relationship_state=snapmirrored) (or V(paused)) resyncs a broken-off relationship. With V(false)
+        a broken-off relationship is left as it is (after a failover, the DR copy is production) and reported
+        unchanged, with a note; the roles use this so that protecting a set again never undoes a failover.
+    type: bool
+    default: true
   junction_path:
     description:
       - With O(relationship_state=broken_off), mount the destination volume at this junction path once it
@@ -238,6 +245,9 @@ options:
         type: bool
       allow_full_baseline:
         description: See O(allow_full_baseline).
+        type: bool
+      resync_broken:
+        description: See O(resync_broken).
         type: bool
       junction_path:
         description: See O(junction_path).
@@ -456,6 +466,7 @@ def argument_spec() -> dict:
         "preserve": {"type": "bool", "default": False},
         "release": {"type": "bool", "default": True},
         "reverse": {"type": "bool", "default": False},
+        "resync_broken": {"type": "bool", "default": True},
     }
     items = item_options(per_item, ITEM_KEYS)
     items["destination_path"]["required"] = True

@@ -76,7 +76,9 @@ def test_rpo_gate_names_lagging_and_missing_items_but_not_fenced_ones():
              {"set": "s", "destination_path": "b", "facts": {"state": "snapmirrored", "lag_seconds": 7200}},
              {"set": "s", "destination_path": "c", "facts": {"state": "broken_off", "lag_seconds": 9000}},
              {"set": "s", "destination_path": "d", "facts": None}]
-    assert rpo_violations(items, 3600) == ["s/b: lag 7200s exceeds max_lag 3600s", "s/d: no relationship on the target"]
+    assert rpo_violations(items, 3600) == ["s/b: lag 7200s exceeds max_lag 3600s", "s/d: no replica on the target"]
+    assert rpo_violations([{"set": "v", "item": "cg/p1", "facts": {"state": "paired", "lag_seconds": None}}], 60) == \
+        ["v/cg/p1: no data transferred yet"]
 
 
 @pytest.mark.parametrize("forward, reverse, phase", [
@@ -141,7 +143,8 @@ def test_lab_volume_pairs_name_both_sides_as_the_lab_does():
                                         "source_key": "svm_a:v2", "target_array": "dr", "target_key": "svm_b:v2_dr"}
     vsp = {"name": "si", "vendor": "vsp", "source": "vsp-a", "target": "vsp-a",
            "volumes": [{"name": 256, "target_name": 512}]}
-    assert lab_volume_pairs(vsp)[0]["target_key"] == "512"
+    assert lab_volume_pairs(vsp)[0] == {"set": "si", "vendor": "vsp", "item": "si/p256", "source_array": "vsp-a",
+                                        "source_key": "256", "target_array": "vsp-a", "target_key": "512"}
 
 
 def test_credentials_missing_from_the_inventory_come_from_the_vendor_environment(monkeypatch):

@@ -42,3 +42,15 @@ def test_merge_item_takes_task_values_for_keys_the_item_leaves_out():
 def test_summarize_counts_each_outcome_once():
     counts = summarize([{"changed": True}, {"changed": False}, {"failed": True, "changed": True}, {"skipped": True}])
     assert counts == {"total": 4, "changed": 1, "ok": 1, "failed": 1, "skipped": 1}
+
+
+def test_an_empty_environment_variable_does_not_override_a_default(monkeypatch):
+    from ansible.module_utils.common.parameters import AnsibleFallbackNotFound
+
+    from ansible_collections.storage.replication.plugins.module_utils._common import nonempty_env_fallback
+
+    monkeypatch.setenv("X_EMPTY", "")
+    monkeypatch.setenv("X_SET", "value")
+    assert nonempty_env_fallback("X_EMPTY", "X_SET") == "value"
+    with pytest.raises(AnsibleFallbackNotFound):
+        nonempty_env_fallback("X_EMPTY", "X_UNSET")
