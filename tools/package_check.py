@@ -51,14 +51,17 @@ def main(out: str) -> int:
     print("galaxy-importer: completed without warnings")
 
     with tempfile.TemporaryDirectory(prefix="collections-") as root:
-        run([os.path.join(bindir, "ansible-galaxy"), "collection", "install", tarball, "-p", root])
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=root, ANSIBLE_CONFIG=os.devnull)
+        env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CONFIG"}
+        env["ANSIBLE_COLLECTIONS_PATH"] = root
+        run([os.path.join(bindir, "ansible-galaxy"), "collection", "install", "--force", tarball, "-p", root],
+            env=env, cwd=root)
         doc = os.path.join(bindir, "ansible-doc")
         counted = 0
         for kind in ("module", "inventory", "filter"):
-            listed = json.loads(run([doc, "-t", kind, "--list", "--json", "storage.replication"], env=env).stdout)
+            listed = json.loads(run([doc, "-t", kind, "--list", "--json", "storage.replication"], env=env,
+                                    cwd=root).stdout)
             for name in sorted(listed):
-                text = run([doc, "-t", kind, name], env=env).stdout
+                text = run([doc, "-t", kind, name], env=env, cwd=root).stdout
                 if "EXAMPLES" not in text and kind == "module":
                     raise SystemExit(f"ansible-doc {name}: no examples rendered")
                 counted += 1
