@@ -432,6 +432,12 @@ class SmisClient:
         inst = self.get_instance(path, "reading a job")
         return job_facts(inst) if inst is not None else None
 
+    def jobs(self) -> dict[str, dict[str, t.Any]]:
+        """Every job of the namespace by InstanceID (one request, for polling many at once)."""
+        found = self.call("listing the jobs", "EnumerateInstances", "CIM_ConcreteJob")
+        facts = [job_facts(inst) for inst in found]
+        return {str(f["instance_id"]): f for f in facts if f["instance_id"] is not None}
+
     def job_errors(self, path: t.Any) -> list[dict[str, t.Any]]:
         """The embedded CIM_Error instances of a failed job (GetErrors, else GetError); [] when unavailable."""
         for method, key in (("GetErrors", "Errors"), ("GetError", "Error")):

@@ -398,7 +398,6 @@ class Engine:
         self.wait_timeout = wait_timeout
         self.poll_interval = poll_interval
         self.volumes: list[dict[str, t.Any]] = []
-        self.by_dev: dict[str, dict[str, t.Any]] = {}
         self.names: dict[str, str] = {}
         self.pairs: dict[tuple[str, str], dict[str, t.Any]] = {}
         self.paths: dict[tuple[str, str], t.Any] = {}
@@ -415,7 +414,6 @@ class Engine:
     # read ---------------------------------------------------------------------------------------
     def read(self) -> None:
         self.volumes = self.client.volumes()
-        self.by_dev = {v["device_id"]: v for v in self.volumes}
         self.names = {v["device_id"]: v["name"] for v in self.volumes if v.get("name") is not None}
         self.pairs = self._store(self.client.synchronizations())
         for item in self.items:
@@ -464,10 +462,9 @@ class Engine:
             current = self.pairs.get((src["device_id"], tgt["device_id"]))
             opposite = self.pairs.get((tgt["device_id"], src["device_id"]))
         self.current[key], self.opposite[key] = current, opposite
-        if absent and (src is None or tgt is None):
-            self.plans[key] = []
+        if src is None or (absent and tgt is None):
+            self.plans[key] = []  # nothing to remove: no such volume, so no such pair
             return
-        assert src is not None
         actions = plan(item, current, opposite)
         if "create" in actions:
             if tgt is not None:
@@ -522,8 +519,12 @@ class Engine:
             found = self._store(self.client.synchronizations())
             for key in sync_keys:
                 out[key] = found.get((key[1], key[2]))
-        for key in keys:
-            if isinstance(key, tuple) and key[0] == "job":
+        job_keys = [k for k in keys if isinstance(k, tuple) and k[0] == "job"]
+        if len(job_keys) > 3:
+            jobs = self.client.jobs()
+            out.update({key: jobs.get(str(key[1])) for key in job_keys})
+        else:
+            for key in job_keys:
                 out[key] = self.client.job(self.job_paths[key[1]])
         return out
 
@@ -750,7 +751,8 @@ class Engine:
                follows_wait: bool) -> t.Generator[t.Any, t.Any, str | None]:
         """Perform one action; the name of what was done (None when it turned out not to be needed)."""
         if action == "create":
-            assert op is not None
+            if op is None:
+                raise ReplicationError(f"{item_name(item)}: no method was chosen to create the synchronization")
             yield from self._create(item, st, op)
         else:
             if op is None:  # removal of a pair that was copying: chosen now that the copy is done
@@ -880,8 +882,11 @@ class Engine:
             return False
 
         pair = st.get("pair")
-        facts = yield Call(self.read_pair, pair)
-        verdict = check(facts)
+        facts: t.Any = None
+        verdict: bool | str = False
+        if len(self.items) == 1:  # one pair: read it now; many: wait for the shared poll round
+            facts = yield Call(self.read_pair, pair)
+            verdict = check(facts)
         if verdict is not True:
             if isinstance(verdict, str):
                 raise ReplicationError(f"{item_name(item)}: {verdict} while waiting for {action[5:]}",

@@ -442,10 +442,10 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, connection_options, item_options, summarize)
+    ReplicationError, connection_options, item_options, nonempty_env_fallback, summarize)
 from ansible_collections.storage.replication.plugins.module_utils._smis import HAS_PYWBEM, SmisClient
 from ansible_collections.storage.replication.plugins.module_utils._smis_sync import ITEM_KEYS, Engine, build_items
 
@@ -473,7 +473,7 @@ def argument_spec() -> dict:
     items["source"]["required"] = True
     items["target"]["required"] = True
     spec = connection_options("SMIS", {"namespace": {"type": "str", "default": "root/tpd",
-                                                     "fallback": (env_fallback, ["SMIS_NAMESPACE"])}})
+                                                     "fallback": (nonempty_env_fallback, ["SMIS_NAMESPACE"])}})
     spec.update(per_item)
     spec.update({
         "synchronizations": {"type": "list", "elements": "dict", "options": items},

@@ -173,9 +173,10 @@ requests_sent:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.storage.replication.plugins.module_utils._common import ReplicationError, connection_options
+from ansible_collections.storage.replication.plugins.module_utils._common import (
+    ReplicationError, connection_options, nonempty_env_fallback)
 from ansible_collections.storage.replication.plugins.module_utils._info import HAS_JMESPATH, apply_query
 from ansible_collections.storage.replication.plugins.module_utils._smis import (
     HAS_PYWBEM, SmisClient, keys_of, sync_facts)
@@ -183,7 +184,7 @@ from ansible_collections.storage.replication.plugins.module_utils._smis import (
 
 def main() -> None:
     spec = connection_options("SMIS", {
-        "namespace": {"type": "str", "default": "root/tpd", "fallback": (env_fallback, ["SMIS_NAMESPACE"])},
+        "namespace": {"type": "str", "default": "root/tpd", "fallback": (nonempty_env_fallback, ["SMIS_NAMESPACE"])},
         "volumes": {"type": "list", "elements": "str"},
         "max_lag": {"type": "int"},
         "capabilities": {"type": "bool", "default": False},

@@ -193,6 +193,31 @@ def test_wait_false_starts_the_copy_and_a_rerun_waits_for_it(lab, run_module, co
     assert lab.mutations_since(mark) == []
 
 
+def test_a_timeout_says_where_things_stand_and_a_rerun_continues(lab, run_module, conn):
+    lab.settings("smis-b", copy_rate="512KiB")
+    base = conn(source="vol5", target="vol5_slow", sync_type="clone")
+    late = run_module("smis_sync", dict(base, wait_timeout=1))
+    assert late["failed"] and late["changed"] is True and late["actions"] == ["create"]
+    assert "timed out after 1s waiting for job" in late["msg"] and "CreateElementReplica" in late["msg"]
+    assert "rerun the task" in late["msg"]
+    assert late["current"]["job_state"] == 4  # still running
+    lab.settings("smis-b", copy_rate=0)
+    resumed = run_module("smis_sync", base)
+    assert not resumed["failed"], resumed
+    assert resumed["changed"] is False and resumed["synchronization"]["state"] == "synchronized"
+
+
+def test_stop_copy_aborts_a_running_clone_on_the_generic_provider(lab, run_module, conn):
+    lab.settings("smis-b", copy_rate="256KiB")
+    base = conn(source="vol5", target="vol5_c")
+    started = run_module("smis_sync", dict(base, sync_type="clone", wait=False))
+    assert started["synchronization"]["transferring"] is True
+    stopped = step(lab, run_module, dict(base, stop_copy=True), ["stop_copy", "wait_stopped"])
+    assert stopped["synchronization"]["state"] == "aborted" and stopped["synchronization"]["healthy"] is False
+    logged = lab.log(array="smis-b", mutating=True)[-1]
+    assert (logged["cim_method"], logged["cim_params"]["Operation"]) == ("ModifyReplicaSynchronization", "2")
+
+
 def test_a_failed_copy_is_reported_with_the_arrays_message(lab, run_module, conn):
     lab.faults("smis-b", fail_jobs=1, fail_job_message="simulated disk failure on the target pool",
                fail_job_code=4711)
@@ -244,6 +269,22 @@ def test_bulk_reports_per_item_in_input_order_and_a_converged_rerun_costs_two_re
     served = lab.log(since=mark)
     assert [e["cim_method"] for e in served] == ["EnumerateInstances", "EnumerateInstances"]
     assert lab.mutations_since(mark) == []
+
+
+def test_bulk_waits_share_one_poll_per_round(lab, run_module, conn):
+    items = [{"source": f"vol{n}", "target": f"vol{n}_b"} for n in (1, 2, 3, 4)]
+    created = run_module("smis_sync", conn(synchronizations=items, max_workers=4))
+    assert created["summary"]["changed"] == 4, created
+    mark = lab.mark()
+    fractured = run_module("smis_sync", conn(synchronizations=items, max_workers=4, sync_state="fractured"))
+    assert fractured["summary"]["changed"] == 4, fractured
+    assert [r["synchronization"]["state"] for r in fractured["synchronizations"]] == ["fractured"] * 4
+    methods = [e["cim_method"] for e in lab.log(since=mark)]
+    assert fractured["requests_sent"] == len(methods)
+    assert methods.count("GetSupportedOperationsForSynchronization") == 4
+    assert methods.count("ModifyReplicaSynchronization") == 4
+    assert "GetInstance" not in methods  # the waits were answered by shared enumerations
+    assert methods.count("EnumerateInstances") < 2 + 4
 
 
 def test_bulk_stops_at_the_first_failure_without_continue_on_error(lab, run_module, conn):
