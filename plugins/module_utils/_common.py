@@ -151,3 +151,49 @@ def summarize(results: list[dict[str, t.Any]]) -> dict[str, int]:
         else:
             counts["ok"] += 1
     return counts
+
+
+def check_run_options(params: dict[str, t.Any]) -> None:
+    """The options every bulk module shares, checked before anything is sent."""
+    if params["max_workers"] < 1 or params["wait_timeout"] < 0 or params["poll_interval"] <= 0:
+        raise ReplicationError("max_workers must be at least 1, wait_timeout zero or more, poll_interval above 0")
+
+
+def finish_run(module: t.Any, results: list[dict[str, t.Any]], *, bulk: bool, list_key: str, object_key: str,
+               sent: int, item_key: str = "item", extras: t.Iterable[str] = (), id_keys: t.Iterable[str] = (),
+               warnings: t.Iterable[str] = (), noun: str = "items") -> None:
+    """End a module run with its results; fail when an item failed.
+
+    Bulk mode returns ``list_key`` (one result per item) and ``summary``; single
+    mode returns the item's ``actions`` and ``object_key`` facts (plus ``extras``
+    it has) at the top level. ``--diff`` gets before and after per item, named by
+    ``item_key``. Item warnings become module warnings.
+    """
+    for warning in warnings:
+        module.warn(warning)
+    diff: dict[str, dict[str, t.Any]] = {"before": {}, "after": {}}
+    for result in results:
+        for warning in result.pop("warnings", []):
+            module.warn(warning)
+        item_diff = result.pop("diff", None) or {}
+        diff["before"][str(result.get(item_key))] = item_diff.get("before")
+        diff["after"][str(result.get(item_key))] = item_diff.get("after")
+    out: dict[str, t.Any] = {"changed": any(r.get("changed") for r in results), "requests_sent": sent}
+    if module._diff:  # pylint: disable=protected-access
+        out["diff"] = diff
+    if bulk:
+        out.update({list_key: results, "summary": summarize(results)})
+        failed = [r for r in results if r.get("failed")]
+        if failed:
+            first = "; ".join(f"{r.get(item_key)}: {r.get('msg')}" for r in failed[:3])
+            module.fail_json(msg=f"{len(failed)} of {len(results)} {noun} failed: {first}", **out)
+        module.exit_json(**out)
+    result = results[0]
+    out.update({"actions": result.get("actions", []), object_key: result.get(object_key)})
+    extras = tuple(extras)
+    out.update({key: result[key] for key in extras if key in result})
+    if result.get("failed") or result.get("skipped"):
+        skip = {"changed", "actions", object_key, "failed", "msg", item_key, *id_keys, *extras}
+        out.update({k: v for k, v in result.items() if k not in skip})
+        module.fail_json(msg=result.get("msg", "failed"), **out)
+    module.exit_json(**out)

@@ -400,7 +400,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, item_options, summarize)
+    ReplicationError, check_run_options, finish_run, item_options)
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
 from ansible_collections.storage.replication.plugins.module_utils._shadowimage import ITEM_KEYS, Engine, build_items
 from ansible_collections.storage.replication.plugins.module_utils._vsp import VspClient, vsp_connection_options
@@ -452,8 +452,7 @@ def main() -> None:
         if bulk and not params["pairs"]:
             raise ReplicationError("pairs is empty: list at least one pair (or copy group)")
         items = build_items(params)
-        if params["max_workers"] < 1 or params["wait_timeout"] < 0 or params["poll_interval"] <= 0:
-            raise ReplicationError("max_workers must be at least 1, wait_timeout zero or more, poll_interval above 0")
+        check_run_options(params)
         # a job completes once its change is applied; it may queue behind other clients' jobs for a while
         client = VspClient(params, params["max_workers"], params["poll_interval"], max(params["wait_timeout"], 120))
         engine = Engine(client, items, module.check_mode, params["wait"], params["wait_timeout"],
@@ -468,30 +467,8 @@ def main() -> None:
     sent = client.rest.sent if client is not None else 0
     if failure is not None:
         module.fail_json(msg=str(failure), requests_sent=sent, **failure.details)
-    diff = {"before": {r["item"]: r.get("diff", {}).get("before") for r in results},
-            "after": {r["item"]: r.get("diff", {}).get("after") for r in results}}
-    for result in results:
-        result.pop("diff", None)
-    out: dict = {"changed": any(r.get("changed") for r in results), "requests_sent": sent}
-    if module._diff:  # pylint: disable=protected-access
-        out["diff"] = diff
-    if bulk:
-        out.update({"pairs": results, "summary": summarize(results)})
-        failed = [r for r in results if r.get("failed")]
-        if failed:
-            first = "; ".join(f"{r['item']}: {r['msg']}" for r in failed[:3])
-            module.fail_json(msg=f"{len(failed)} of {len(results)} items failed: {first}", **out)
-        module.exit_json(**out)
-    result = results[0]
-    out.update({"actions": result.get("actions", []), "pair": result.get("pair")})
-    for key in ("group", "svol"):
-        if key in result:
-            out[key] = result[key]
-    if result.get("failed") or result.get("skipped"):
-        skip = ("changed", "actions", "pair", "group", "svol", "failed", "msg", "item", "copy_group", "pair_name")
-        out.update({k: v for k, v in result.items() if k not in skip})
-        module.fail_json(msg=result.get("msg", "failed"), **out)
-    module.exit_json(**out)
+    finish_run(module, results, bulk=bulk, list_key="pairs", object_key="pair", sent=sent, extras=("group", "svol"),
+               id_keys=("copy_group", "pair_name"))
 
 
 if __name__ == "__main__":

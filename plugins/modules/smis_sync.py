@@ -445,7 +445,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, connection_options, item_options, nonempty_env_fallback, summarize)
+    ReplicationError, check_run_options, connection_options, finish_run, item_options, nonempty_env_fallback)
 from ansible_collections.storage.replication.plugins.module_utils._smis import HAS_PYWBEM, SmisClient
 from ansible_collections.storage.replication.plugins.module_utils._smis_sync import ITEM_KEYS, Engine, build_items
 
@@ -498,8 +498,7 @@ def main() -> None:
     client = None
     try:
         items = build_items(params)
-        if params["max_workers"] < 1 or params["wait_timeout"] < 0 or params["poll_interval"] <= 0:
-            raise ReplicationError("max_workers must be at least 1, wait_timeout zero or more, poll_interval above 0")
+        check_run_options(params)
         client = SmisClient(params)
         engine = Engine(client, items, module.check_mode, params["wait"], params["wait_timeout"],
                         params["poll_interval"])
@@ -507,30 +506,8 @@ def main() -> None:
         results = engine.run(params["max_workers"], params["continue_on_error"])
     except ReplicationError as exc:
         module.fail_json(msg=str(exc), requests_sent=client.sent if client else 0, **exc.details)
-    for warning in engine.warnings:
-        module.warn(warning)
-    diff = {"before": {r["item"]: r.get("diff", {}).get("before") for r in results},
-            "after": {r["item"]: r.get("diff", {}).get("after") for r in results}}
-    for result in results:
-        result.pop("diff", None)
-    out = {"changed": any(r.get("changed") for r in results), "requests_sent": client.sent}
-    if module._diff:  # pylint: disable=protected-access
-        out["diff"] = diff
-    failed = [r for r in results if r.get("failed")]
-    if bulk:
-        out.update({"synchronizations": results, "summary": summarize(results)})
-        if failed:
-            first = "; ".join(r["msg"] for r in failed[:3])
-            module.fail_json(msg=f"{len(failed)} of {len(results)} synchronizations failed: {first}", **out)
-        module.exit_json(**out)
-    result = results[0]
-    out.update({"actions": result.get("actions", []), "synchronization": result.get("synchronization")})
-    if result.get("failed") or result.get("skipped"):
-        skip = ("changed", "actions", "synchronization", "failed", "msg", "item", "source", "target")
-        out.update({k: v for k, v in result.items() if k not in skip})
-        out["synchronization"] = result.get("synchronization")
-        module.fail_json(msg=result.get("msg", "failed"), **out)
-    module.exit_json(**out)
+    finish_run(module, results, bulk=bulk, list_key="synchronizations", object_key="synchronization",
+               sent=client.sent, id_keys=("source", "target"), warnings=engine.warnings, noun="synchronizations")
 
 
 if __name__ == "__main__":

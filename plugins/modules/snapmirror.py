@@ -435,7 +435,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, connection_options, item_options, nested_connection_options, summarize)
+    ReplicationError, check_run_options, connection_options, finish_run, item_options, nested_connection_options)
 from ansible_collections.storage.replication.plugins.module_utils._ontap import OntapClient
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
 from ansible_collections.storage.replication.plugins.module_utils._snapmirror import ITEM_KEYS, Engine, build_items
@@ -493,12 +493,10 @@ def main() -> None:
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"))
     params = module.params
-    bulk = bool(params["relationships"])
     clients = []
     try:
         items = build_items(params)
-        if params["max_workers"] < 1 or params["wait_timeout"] < 0 or params["poll_interval"] <= 0:
-            raise ReplicationError("max_workers must be at least 1, wait_timeout zero or more, poll_interval above 0")
+        check_run_options(params)
         dst = OntapClient(params, "destination cluster", params["max_workers"], poll_interval=params["poll_interval"])
         clients.append(dst)
         src = None
@@ -512,39 +510,11 @@ def main() -> None:
         results = engine.run(params["max_workers"], params["continue_on_error"])
     except ReplicationError as exc:
         module.fail_json(msg=str(exc), requests_sent=sum(c.rest.sent for c in clients), **exc.details)
-    sent = sum(c.rest.sent for c in clients)
-    for warning in engine.warnings:
-        module.warn(warning)
-    for result in results:
-        for warning in result.pop("warnings", []):
-            module.warn(warning)
-    diff = {"before": {r["destination_path"]: r.get("diff", {}).get("before") for r in results},
-            "after": {r["destination_path"]: r.get("diff", {}).get("after") for r in results}}
-    for result in results:
-        result.pop("diff", None)
-    changed = any(r.get("changed") for r in results)
-    failed = [r for r in results if r.get("failed")]
-    out = {"changed": changed, "requests_sent": sent}
-    if module._diff:  # pylint: disable=protected-access
-        out["diff"] = diff
-    if bulk:
-        out.update({"relationships": results, "summary": summarize(results)})
-        if failed:
-            first = "; ".join(f"{r['destination_path']}: {r['msg']}" for r in failed[:3])
-            module.fail_json(msg=f"{len(failed)} of {len(results)} relationships failed: {first}", **out)
-        module.exit_json(**out)
-    result = results[0]
-    out.update({"actions": result.get("actions", []), "relationship": result.get("relationship")})
-    if result.get("failed") or result.get("skipped"):
-        skip = ("changed", "actions", "relationship", "failed", "msg", "source_path", "destination_path")
-        details = {k: v for k, v in result.items() if k not in skip}
-        out.update(details)
-        module.fail_json(msg=result.get("msg", "failed"), **out)
-    for key in ("common_snapshot", "released", "rebaselined", "junction_path", "destination_volume_created",
-                "destination_grown_to"):
-        if key in result:
-            out[key] = result[key]
-    module.exit_json(**out)
+    finish_run(module, results, bulk=bool(params["relationships"]), list_key="relationships",
+               object_key="relationship", item_key="destination_path", sent=sum(c.rest.sent for c in clients),
+               extras=("common_snapshot", "released", "rebaselined", "junction_path", "destination_volume_created",
+                       "destination_grown_to", "note"),
+               id_keys=("source_path",), warnings=engine.warnings, noun="relationships")
 
 
 if __name__ == "__main__":
