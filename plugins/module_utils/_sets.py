@@ -10,6 +10,7 @@ This is a private module: its API may change at any time.
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import os
 import typing as t
@@ -209,6 +210,10 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
         row.update({"changed": bool(entry.get("changed")), "failed": bool(entry.get("failed")),
                     "skipped": bool(entry.get("skipped")), "actions": entry.get("actions") or [],
                     "msg": entry.get("msg") or entry.get("note") or ""})
+        if vendor == "vsp" and step == "failover" and row.get("state") == "split" and row["changed"]:
+            # a local pair in PAIR holds the P-VOL's data up to the split, which happened now
+            row["recovery_point"] = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+            row["lag_seconds"] = 0
         if step == "protect" and not row["failed"] and not row["changed"] and row.get("state") in FENCED:
             row["msg"] = (f"left {row['state']}: protecting it again would undo a failover "
                           "(backend_replication_resync_broken: true resyncs it)")
@@ -422,6 +427,11 @@ def lab_volume_pairs(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
                         "source_array": source, "source_key": str(item["pvol"]),
                         "target_array": target, "target_key": str(item["svol"])})
         return out
+    if vendor == "smis":
+        for item in smis_items(rset):
+            out.append({"set": rset.get("name"), "vendor": vendor, "item": item["item"], "source_array": source,
+                        "source_key": item["source"], "target_array": target, "target_key": item["target"]})
+        return out
     for entry in volume_entries(rset):
         out.append({"set": rset.get("name"), "vendor": vendor, "item": str(entry["target_name"]),
                     "source_array": source, "source_key": str(entry["name"]),
@@ -444,7 +454,7 @@ def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
     elif vendor == "vsp":
         entries = [(i["item"], i.get("facts")) for i in vsp_set_pairs(rset, result.get("pairs") or [])]
     else:
-        entries = [(e.get("item") or e.get("target") or e.get("name"), e) for e in result.get("synchronizations") or []]
+        entries = [(i["item"], i.get("facts")) for i in smis_set_syncs(rset, result.get("synchronizations") or [])]
     rows = []
     for name, facts in entries:
         facts = facts or {}
@@ -599,12 +609,57 @@ def failback_items(rset: dict[str, t.Any], *reads: list[dict[str, t.Any]]) -> li
 
 
 def smis_items(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    raise SetError(f"set {rset.get('name')!r}: SMI-S sets are not supported by the roles yet")
+    """``smis_sync`` items for an SMI-S set: one synchronization per source volume.
+
+    Volumes are named by ElementName or DeviceID; a volume entry's ``target_name``
+    names the target (default: the source name with the set's prefix and suffix),
+    which the provider creates when it does not exist.
+    """
+    if rset.get("volumes") in (None, "all"):
+        raise SetError(f"set {rset.get('name')!r}: SMI-S sets list their source volumes in volumes")
+    out = []
+    for entry in volume_entries(rset):
+        target = str(entry["target_name"])
+        if target == entry["name"]:
+            raise SetError(f"set {rset.get('name')!r}: volume {entry['name']} would be its own target; give a "
+                           "target_name or a target_name_suffix")
+        out.append({"source": entry["name"], "target": target, "order": entry["order"], "set": rset.get("name"),
+                    "volume": entry["name"], "item": f"{entry['name']} -> {target}"})
+    return out
+
+
+def smis_set_syncs(rset: dict[str, t.Any], syncs: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The set's items with the facts ``smis_sync_info`` reports for them (None when missing).
+
+    A synchronization matches an item when its source and target match the item's by
+    ElementName or DeviceID.
+    """
+    out = smis_items(rset)
+    for item in out:
+        item["facts"] = next((f for f in syncs
+                              if item["source"] in (f.get("source"), str(f.get("source_device_id")))
+                              and item["target"] in (f.get("target"), str(f.get("target_device_id")))), None)
+    return out
 
 
 def smis_candidates(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop_var: str) -> list[dict[str, t.Any]]:
-    raise SetError(f"set {rset.get('name')!r}: SMI-S sets are not supported by the roles yet")
+    """Target candidates from a ``smis_sync_info`` loop (local synchronizations have one: their array)."""
+    out = []
+    for result in results:
+        target = result.get(loop_var)
+        if result.get("failed") or "synchronizations" not in result:
+            out.append({"target": target, "items": [], "error": result.get("msg", "not read")})
+        else:
+            out.append({"target": target, "items": smis_set_syncs(rset, result["synchronizations"]), "error": None})
+    return out
 
 
 def smis_failback_items(rset: dict[str, t.Any], syncs: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    raise SetError(f"set {rset.get('name')!r}: SMI-S sets are not supported by the roles yet")
+    """The set's synchronizations for a failback: failed-over ones need a Failback (which copies the DR writes
+    home); synchronized ones are home."""
+    out = smis_set_syncs(rset, syncs)
+    for item in out:
+        state = (item.get("facts") or {}).get("state")
+        item["phase"] = {"failed_over": "failed_over", "synchronized": "home"}.get(
+            str(state), "missing" if state is None else str(state))
+    return out

@@ -156,3 +156,19 @@ def test_credentials_missing_from_the_inventory_come_from_the_vendor_environment
                                                "password": "from-credential", "validate_certs": False}
     hostvars["a"]["replication_password"] = "inventory"
     assert array_connection("a", hostvars)["password"] == "inventory"
+
+
+def test_smis_items_match_synchronizations_by_name_or_device_id():
+    from ansible_collections.storage.replication.plugins.module_utils._sets import failback_items, items
+
+    rset = {"name": "o", "vendor": "smis", "source": "smis-b", "target": "smis-b",
+            "volumes": [{"name": "201", "target_name": "251"}, "vol2"], "target_name_suffix": "_m"}
+    assert [(i["source"], i["target"], i["item"]) for i in items(rset)] == [("201", "251", "201 -> 251"),
+                                                                            ("vol2", "vol2_m", "vol2 -> vol2_m")]
+    syncs = [{"source": "vol1", "source_device_id": "201", "target": "mirror1", "target_device_id": "251",
+              "state": "failed_over"},
+             {"source": "vol2", "source_device_id": "202", "target": "vol2_m", "target_device_id": "270",
+              "state": "synchronized"}]
+    assert [i["phase"] for i in failback_items(rset, syncs)] == ["failed_over", "home"]
+    with pytest.raises(SetError, match="its own target"):
+        items(dict(rset, volumes=["x"], target_name_suffix=""))
