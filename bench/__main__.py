@@ -167,7 +167,7 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--page-size", type=int, default=250)
     parser.add_argument("--loop-sample", type=int, default=10)
-    parser.add_argument("--max-workers", type=int, default=32)
+    parser.add_argument("--max-workers", type=int, default=64)
     parser.add_argument("--poll-interval", type=float, default=0.5)
     parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = parser.parse_args()

@@ -21,9 +21,9 @@ options:
     default: 1800
   poll_interval:
     description:
-      - Seconds before the first status check; later checks back off by half as much again each
-        time, up to 10 seconds (or this value, if larger). All waiting items are checked with one
-        request per round.
+      - Seconds before the first status check. Later checks come after a tenth of the time already
+        waited (so a state is seen at most about 10% late), never sooner than this value nor later than
+        10 seconds (or this value, if larger). All waiting items are checked with one request per round.
     type: float
     default: 1.0
 """

@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.storage.replication.plugins.module_utils._sets import (
     SetError, array_connection, candidates, choose_target, failback_items, failback_remaining, failback_step_items,
-    failback_target, fence_waves, fill_states, items, lab_volume_pairs, module_items, report_rows, report_summary,
+    failback_target, fence_waves, fill_states, items, lab_volume_pairs, module_items, report_lines, report_rows, report_summary,
     rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows)
 
 
@@ -39,6 +39,7 @@ class FilterModule:
             "replication_fill_states": _wrap(fill_states),
             "replication_report_rows": _wrap(report_rows),
             "replication_report_summary": _wrap(report_summary),
+            "replication_report_lines": _wrap(report_lines),
             "replication_failback_items": _wrap(failback_items),
             "replication_failback_step_items": _wrap(failback_step_items),
             "replication_failback_target": _wrap(failback_target),

@@ -81,6 +81,11 @@ def run_items(items: list[Item], poll: Poll | None, max_workers: int = 10, conti
     waiting: dict[int, tuple[Item, Wait]] = {}
     inflight: dict[Future[t.Any], Item] = {}
     backoff = Backoff(poll_interval, maximum=max(max_poll_interval, poll_interval))
+
+    def next_interval() -> float:
+        """Poll again after a share of the time the longest-waiting item has waited (see Backoff)."""
+        oldest = min((w.started for _item, w in waiting.values()), default=time.monotonic())
+        return backoff.next(time.monotonic() - oldest)
     next_poll: float | None = None
     last_poll_error: str | None = None
     stopping = False
@@ -123,8 +128,7 @@ def run_items(items: list[Item], poll: Poll | None, max_workers: int = 10, conti
                 elif isinstance(step, Wait):
                     step.started = time.monotonic()
                     waiting[id(item)] = (item, step)
-                    backoff.reset()
-                    soon = step.started + backoff.next()
+                    soon = step.started + backoff.initial
                     next_poll = soon if next_poll is None else min(next_poll, soon)
                 else:
                     fail(item, TypeError(f"item {item.name} yielded {step!r}"))
@@ -170,5 +174,5 @@ def run_items(items: list[Item], poll: Poll | None, max_workers: int = 10, conti
                     else:
                         continue
                     del waiting[key]
-                next_poll = time.monotonic() + backoff.next() if waiting else None
+                next_poll = time.monotonic() + next_interval() if waiting else None
     return [item.result or {} for item in items]

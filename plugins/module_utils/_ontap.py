@@ -177,7 +177,11 @@ class OntapClient:
         """
         query = dict(params or {})
         query["return_timeout"] = max(0, min(120, int(return_timeout)))
-        _status, data, headers = self.rest.request(method, path, params=query, body=body)
+        status, data, headers = self.rest.request(method, path, params=query, body=body)
+        if status != 202:
+            # ONTAP held the reply until the job ended: 200/201 is its success, and a job that failed
+            # inside the window comes back as an error status (raised above), so there is nothing to poll.
+            return data, dict(headers)
         job = (data or {}).get("job") if isinstance(data, dict) else None
         if job and job.get("uuid"):
             self.wait_job(job["uuid"], what=f"{method} {path}")

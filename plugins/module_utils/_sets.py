@@ -663,3 +663,27 @@ def smis_failback_items(rset: dict[str, t.Any], syncs: list[dict[str, t.Any]]) -
         item["phase"] = {"failed_over": "failed_over", "synchronized": "home"}.get(
             str(state), "missing" if state is None else str(state))
     return out
+
+
+def report_lines(rows: list[dict[str, t.Any]]) -> list[str]:
+    """One readable line per report row: what happened to the item, its state, lag and recovery point."""
+    lines = []
+    for row in rows:
+        where = f"{row.get('set')} {row.get('item')} on {row.get('target')}"
+        step = f" [{row['step']}]" if row.get("step") else ""
+        if row.get("failed"):
+            lines.append(f"{where}{step}: FAILED: {row.get('msg')}")
+            continue
+        text = f"{where}{step}: {row.get('state')}"
+        if row.get("healthy") is not None:
+            text += f", healthy={row.get('healthy')}"
+        if row.get("lag_seconds") is not None:
+            text += f", lag={row['lag_seconds']}s"
+        if row.get("recovery_point"):
+            text += f", recovery point {row['recovery_point']}"
+        if row.get("actions"):
+            text += f", actions {','.join(row['actions'])}"
+        if row.get("msg"):
+            text += f" ({row['msg']})"
+        lines.append(text)
+    return lines

@@ -205,6 +205,8 @@ class Engine:
         self.warnings: list[str] = []
         self.plans: dict[str, list[str]] = {}
         self.plan_errors: dict[str, str] = {}
+        # source clusters a break found unreachable: later breaks go straight to force=true
+        self.unreachable_sources: set[str] = set()
 
     # read -------------------------------------------------------------------------------
     def read(self) -> None:
@@ -386,7 +388,9 @@ class Engine:
                 record["changed"] = True
             record["actions"].append(action)
         record["relationship"] = state.get("facts") if actions else before
-        if record["changed"] and item["state"] == "present":
+        if record["changed"] and item["state"] == "present" and actions[-1] not in ("mount",) and \
+                not actions[-1].startswith("wait_"):
+            # the last step changed the relationship without waiting on it: read what it is now
             fresh = yield Call(self.poll, {key})
             record["relationship"] = fresh.get(key)
         if item["state"] == "absent":
@@ -480,7 +484,8 @@ class Engine:
         svm, name = split_path(key)
         spec = item.get("create_destination") or {}
         source = self.src_volumes.get(item["source_path"])
-        if source is None:
+        if source is None or not (spec.get("aggregate") or spec.get("aggregate_map")):
+            # no placement asked for: ONTAP creates it with the relationship, sized to the source (one request)
             state["ontap_creates_destination"] = True
             return
         body: dict[str, t.Any] = {"name": name, "svm": {"name": svm}, "type": "dp", "size": int(source["size"])}
@@ -612,15 +617,22 @@ class Engine:
 
     def _do_break(self, item, state, record):  # type: ignore[no-untyped-def]
         uuid = self._uuid(state)
-        try:
-            yield Call(self._patch, self.dst, uuid, {"state": "broken_off"})
-        except HttpError as exc:
-            if exc.code != CODE_PEER_UNREACHABLE:
-                raise
-            record.setdefault("warnings", []).append(
-                f"break of {item['destination_path']} could not contact the source cluster "
-                f"({exc.array_message}); broke it with force=true, which only the destination needs")
-            yield Call(self._patch, self.dst, uuid, {"state": "broken_off"}, {"force": "true"})
+        source = (state.get("facts") or {}).get("source_cluster") or ""
+        if source not in self.unreachable_sources:
+            try:
+                yield Call(self._patch, self.dst, uuid, {"state": "broken_off"})
+                return
+            except HttpError as exc:
+                if exc.code != CODE_PEER_UNREACHABLE:
+                    raise
+                self.unreachable_sources.add(source)
+                why = exc.array_message
+        else:
+            why = f"source cluster {source} found unreachable by an earlier break of this run"
+        record.setdefault("warnings", []).append(
+            f"break of {item['destination_path']} could not contact the source cluster ({why}); broke it with "
+            "force=true, which only the destination needs")
+        yield Call(self._patch, self.dst, uuid, {"state": "broken_off"}, {"force": "true"})
 
     def _do_mount(self, item, state, record):  # type: ignore[no-untyped-def]
         key = item["destination_path"]

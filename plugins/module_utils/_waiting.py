@@ -24,21 +24,20 @@ class WaitTimeout(ReplicationError):
 
 
 class Backoff:
-    """Poll intervals that start at ``initial`` and grow by ``factor`` up to ``maximum``."""
+    """Poll intervals that grow with the time already waited.
 
-    def __init__(self, initial: float, factor: float = 1.5, maximum: float | None = None) -> None:
+    The next interval is ``fraction`` of the time waited so far, never less than
+    ``initial`` nor more than ``maximum``: a state reached at any moment is seen at
+    most about ``fraction`` late, and a long wait costs few polls.
+    """
+
+    def __init__(self, initial: float, maximum: float | None = None, fraction: float = 0.1) -> None:
         self.initial = max(0.01, float(initial))
-        self.factor = factor
         self.maximum = max(self.initial, maximum if maximum is not None else max(10.0, self.initial))
-        self.current = self.initial
+        self.fraction = fraction
 
-    def next(self) -> float:
-        value = self.current
-        self.current = min(self.maximum, self.current * self.factor)
-        return value
-
-    def reset(self) -> None:
-        self.current = self.initial
+    def next(self, waited: float) -> float:
+        return min(self.maximum, max(self.initial, self.fraction * max(0.0, waited)))
 
 
 def poll_until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], bool | str], what: str,
@@ -46,7 +45,7 @@ def poll_until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], bool | s
                rerun: str = "") -> t.Any:
     """Call ``fetch`` until ``check`` says done (True), failed (a message), or the deadline passes.
 
-    The first check happens at once; later ones back off from ``interval``.
+    The first check happens at once; later ones back off from ``interval`` (see ``Backoff``).
     """
     start = time.monotonic()
     backoff = Backoff(interval)
@@ -60,4 +59,4 @@ def poll_until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], bool | s
         elapsed = time.monotonic() - start
         if elapsed >= timeout:
             raise WaitTimeout(what, elapsed, describe(value) if describe else value, rerun)
-        time.sleep(min(backoff.next(), max(0.0, timeout - elapsed)))
+        time.sleep(min(backoff.next(elapsed), max(0.0, timeout - elapsed)))

@@ -87,9 +87,9 @@ options:
       enabled:
         description:
           - Create a missing destination volume as a DP volume.
-          - With O(source_cluster) the module creates it itself, the size of the source, on O(create_destination.aggregate)
-            or on the aggregates that O(create_destination.aggregate_map) maps the source's aggregates to.
-            Without it, the cluster creates it as part of the relationship.
+          - With O(create_destination.aggregate) or O(create_destination.aggregate_map) (and O(source_cluster)) the
+            module creates it itself, the size of the source, on that aggregate or on the aggregates the map gives
+            for the source's. Otherwise the cluster creates it as part of the relationship, sized to the source.
         type: bool
         default: false
       aggregate:

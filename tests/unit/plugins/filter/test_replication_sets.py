@@ -172,3 +172,15 @@ def test_smis_items_match_synchronizations_by_name_or_device_id():
     assert [i["phase"] for i in failback_items(rset, syncs)] == ["failed_over", "home"]
     with pytest.raises(SetError, match="its own target"):
         items(dict(rset, volumes=["x"], target_name_suffix=""))
+
+
+def test_report_lines_say_what_happened_to_each_item():
+    from ansible_collections.storage.replication.plugins.module_utils._sets import report_lines
+
+    rows = [{"set": "s", "item": "svm_b:v1", "target": "dr", "step": "failover", "state": "broken_off", "healthy": True,
+             "lag_seconds": 12, "recovery_point": "2026-01-01T00:00:00+00:00", "actions": ["quiesce", "break"], "msg": ""},
+            {"set": "s", "item": "svm_b:v2", "target": "dr", "failed": True, "msg": "array said no"}]
+    assert report_lines(rows) == [
+        "s svm_b:v1 on dr [failover]: broken_off, healthy=True, lag=12s, recovery point 2026-01-01T00:00:00+00:00, "
+        "actions quiesce,break",
+        "s svm_b:v2 on dr: FAILED: array said no"]
