@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, t.Any]:
         "unplanned_single_seconds": uf_single["seconds"], "unplanned_bulk_seconds": uf_bulk["seconds"],
         "unplanned_ratio": round(uf_bulk["seconds"] / uf_single["seconds"], 2),
         "planned_bulk_requests": pf_bulk["requests"], "unplanned_bulk_requests": uf_bulk["requests"],
+        "planned_bulk_requests_by_path": pf_bulk["by_path"], "unplanned_bulk_requests_by_path": uf_bulk["by_path"],
     }
     results["info"] = {"seconds": info["seconds"], "requests": info["requests"], "relationships": args.volumes + 1
                        + args.loop_sample, "pages_of": args.page_size}

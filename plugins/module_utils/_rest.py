@@ -70,7 +70,9 @@ class RestClient:
         self.label = label
         self.error_reader = error_reader or _default_reader
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
+        # one connection per worker plus the main thread, which polls while the workers write: no request
+        # of a bulk run has to open (and TLS-handshake) a connection the pool would then throw away
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size) + 1)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         if auth is not None:

@@ -12,6 +12,7 @@ This is a private module: its API may change at any time.
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 from ._bulk import Call, Item, Wait, run_items
@@ -205,8 +206,11 @@ class Engine:
         self.warnings: list[str] = []
         self.plans: dict[str, list[str]] = {}
         self.plan_errors: dict[str, str] = {}
-        # source clusters a break found unreachable: later breaks go straight to force=true
-        self.unreachable_sources: set[str] = set()
+        # source clusters a break found unreachable (with the array's message): later breaks go straight to
+        # force=true. The first break per source runs alone; the others wait for what it found out.
+        self.unreachable_sources: dict[str, str] = {}
+        self._source_probes: dict[str, threading.Event] = {}
+        self._probe_lock = threading.Lock()
 
     # read -------------------------------------------------------------------------------
     def read(self) -> None:
@@ -616,23 +620,43 @@ class Engine:
         yield Call(self._patch, self.dst, self._uuid(state), {"state": "paused"})
 
     def _do_break(self, item, state, record):  # type: ignore[no-untyped-def]
-        uuid = self._uuid(state)
         source = (state.get("facts") or {}).get("source_cluster") or ""
+        why = yield Call(self._break, self._uuid(state), source)
+        if why:
+            record.setdefault("warnings", []).append(
+                f"break of {item['destination_path']} could not contact the source cluster ({why}); broke it with "
+                "force=true, which only the destination needs")
+
+    def _break(self, uuid: str, source: str) -> str | None:
+        """Break one relationship (in a worker thread); return why force=true was needed, or None.
+
+        ONTAP refuses a plain break when the source cluster cannot be reached. The first break per source
+        finds that out; breaks of the same source wait for it instead of each sending a request that fails.
+        """
+        with self._probe_lock:
+            probe = self._source_probes.get(source)
+            first = probe is None
+            if probe is None:
+                probe = self._source_probes[source] = threading.Event()
+        if not first:
+            probe.wait()
         if source not in self.unreachable_sources:
             try:
-                yield Call(self._patch, self.dst, uuid, {"state": "broken_off"})
-                return
+                self._patch(self.dst, uuid, {"state": "broken_off"})
+                return None
             except HttpError as exc:
                 if exc.code != CODE_PEER_UNREACHABLE:
                     raise
-                self.unreachable_sources.add(source)
-                why = exc.array_message
+                self.unreachable_sources[source] = exc.array_message
+            finally:
+                if first:
+                    probe.set()
+            why = self.unreachable_sources[source]
         else:
-            why = f"source cluster {source} found unreachable by an earlier break of this run"
-        record.setdefault("warnings", []).append(
-            f"break of {item['destination_path']} could not contact the source cluster ({why}); broke it with "
-            "force=true, which only the destination needs")
-        yield Call(self._patch, self.dst, uuid, {"state": "broken_off"}, {"force": "true"})
+            why = f"source cluster {source} found unreachable by an earlier break of this run: " \
+                  f"{self.unreachable_sources[source]}"
+        self._patch(self.dst, uuid, {"state": "broken_off"}, {"force": "true"})
+        return why
 
     def _do_mount(self, item, state, record):  # type: ignore[no-untyped-def]
         key = item["destination_path"]

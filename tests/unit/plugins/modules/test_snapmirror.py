@@ -19,6 +19,7 @@ LAB_TOPOLOGY = {
             "svms": [{"name": "svm_a", "volumes": [
                 {"name": "vol{n}", "count": 7, "size": "256MiB", "data_blocks": 32, "nas_path": "/vol{n}"},
                 {"name": "bulk{n:02d}", "count": 50, "size": "64MiB", "data_blocks": 4, "nas_path": "/bulk{n:02d}"},
+                {"name": "brk{n:02d}", "count": 20, "size": "64MiB", "data_blocks": 4},
             ]}],
             "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
         },
@@ -137,6 +138,28 @@ def test_break_and_delete_work_with_the_source_cluster_down(lab, run_module, con
     released = run_module("snapmirror", dict(args, state="absent"))
     assert released["changed"] is True and released["actions"] == ["release"]
     assert run_module("snapmirror", dict(args, state="absent"))["changed"] is False
+
+
+def test_a_bulk_break_with_the_source_down_tries_without_force_once(lab, run_module, conn):
+    items = [{"source_path": f"svm_a:brk{n:02d}", "destination_path": f"svm_b:brk{n:02d}_dr"} for n in range(1, 21)]
+    args = conn(relationships=items, create_destination={"enabled": True}, max_workers=16)
+    assert not run_module("snapmirror", args)["failed"]
+    lab.down("ontap-a")
+    try:
+        mark = lab.mark()
+        dr_only = {k: v for k, v in args.items() if k not in ("source_cluster", "create_destination")}
+        broken = run_module("snapmirror", dict(dr_only, relationship_state="broken_off"))
+        assert not broken["failed"], broken["summary"]
+        assert broken["summary"]["changed"] == 20
+        breaks = [e for e in lab.log(array="ontap-b", mutating=True, since=mark)
+                  if e["method"] == "PATCH" and (e.get("body") or {}).get("state") == "broken_off"]
+        forced = [e for e in breaks if "force=true" in e["query"]]
+        assert (len(breaks), len(forced)) == (21, 20)
+        assert len({w for w in broken["warnings"] if "_dr could not" in w and ":brk" in w and "force=true" in w}) == 20
+        again = run_module("snapmirror", dict(dr_only, relationship_state="broken_off"))
+        assert again["changed"] is False and again["summary"]["ok"] == 20
+    finally:
+        lab.up("ontap-a")
 
 
 def test_quiesce_then_abort_when_the_transfer_outlasts_quiesce_timeout(lab, run_module, conn):
