@@ -8,7 +8,9 @@ Every figure is a ratio of two measurements taken in the same run:
 2. a no-op rerun of the setup: requests sent and wall time;
 3. planned and unplanned failover of N relationships against one relationship alone;
 4. snapmirror_info over N relationships: requests and time;
-5. peak memory of the module processes of (1) and (3).
+5. peak memory of the module processes of (1) and (3);
+6. the other vendors: setup, no-op rerun and failover of 100 ShadowImage pairs and of
+   100 SMI-S mirrors, each against one pair alone.
 
 Results go to bench/results/latest.json and are printed as a table.
 """
@@ -27,6 +29,7 @@ from .runner import Bench, summarize_transfers
 
 def topology(args: argparse.Namespace) -> dict[str, t.Any]:
     blocks = int(args.transfer_seconds * args.rate_mib * 16)  # 64 KiB blocks
+    other_blocks = int(args.other_copy_seconds * args.rate_mib * 16)
     ontap_common = {"faults": {"latency_ms": args.latency_ms}, "page_size": args.page_size}
     return {
         "lab": {"block_size": "64KiB", "bandwidth": f"{args.volumes * args.rate_mib * 2}MiB",
@@ -43,14 +46,69 @@ def topology(args: argparse.Namespace) -> dict[str, t.Any]:
                             peers=[{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}]),
             "ontap-b": dict(ontap_common, vendor="ontap", aggregates=[{"name": "aggr1_b", "size": "500TiB"}],
                             svms=[{"name": "svm_b"}]),
+            # the other vendors: N P-VOLs (LDEV 1024...) with empty S-VOLs (LDEV 2048...), and N source
+            # volumes (DeviceID 1001...) with empty mirror targets (2001...), plus one of each for the single runs
+            "vsp-a": {"vendor": "vsp", "serial": 410001, "faults": {"latency_ms": args.latency_ms},
+                      "pools": [{"id": 0, "name": "dp_pool0", "size": "500TiB"}],
+                      "ldevs": [{"id_base": 1024, "count": args.other_pairs, "size": "1GiB", "pool": 0,
+                                 "data_blocks": other_blocks},
+                                {"id_base": 2048, "count": args.other_pairs, "size": "1GiB", "pool": 0},
+                                {"id": 4000, "size": "1GiB", "pool": 0, "data_blocks": other_blocks},
+                                {"id": 4001, "size": "1GiB", "pool": 0}]},
+            "smis-b": {"vendor": "smis", "profile": "generic", "faults": {"latency_ms": args.latency_ms},
+                       "volumes": [{"name": "src{n:03d}", "count": args.other_pairs, "id_base": 1001, "size": "1GiB",
+                                    "data_blocks": other_blocks},
+                                   {"name": "mirror{n:03d}", "count": args.other_pairs, "id_base": 2001,
+                                    "size": "1GiB"},
+                                   {"name": "one", "id": 3001, "size": "1GiB", "data_blocks": other_blocks},
+                                   {"name": "one_mirror", "id": 3002, "size": "1GiB"}]},
         },
-        "links": [{"between": ["ontap-a", "ontap-b"]}],
+        "links": [{"between": ["ontap-a", "ontap-b"]},
+                  {"between": ["vsp-a", "vsp-a"], "bandwidth": f"{2 * args.other_pairs * args.rate_mib}MiB",
+                   "per_transfer_rate": f"{args.rate_mib}MiB"},
+                  {"between": ["smis-b", "smis-b"], "bandwidth": f"{2 * args.other_pairs * args.rate_mib}MiB",
+                   "per_transfer_rate": f"{args.rate_mib}MiB"}],
     }
 
 
 def ontap_set(name: str, volumes: list[str]) -> dict[str, t.Any]:
     return {"name": name, "vendor": "ontap", "source": "ontap-a", "target": "ontap-b", "source_container": "svm_a",
             "target_container": "svm_b", "volumes": volumes, "target_name_suffix": "_dr"}
+
+
+def vsp_set(name: str, pairs: list[tuple[int, int]]) -> dict[str, t.Any]:
+    return {"name": name, "vendor": "vsp", "source": "vsp-a", "target": "vsp-a",
+            "volumes": [{"name": p, "target_name": s} for p, s in pairs], "options": {"copy_group": name}}
+
+
+def smis_set(name: str, pairs: list[tuple[int, int]]) -> dict[str, t.Any]:
+    return {"name": name, "vendor": "smis", "source": "smis-b", "target": "smis-b",
+            "volumes": [{"name": str(p), "target_name": str(s)} for p, s in pairs],
+            "options": {"sync_type": "mirror", "mode": "async"}}
+
+
+def other_vendors(bench: Bench, args: argparse.Namespace, tuning: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Setup, no-op rerun and failover of N ShadowImage pairs and N SMI-S mirrors, each against one alone."""
+    n = args.other_pairs
+    sets = {"vsp": (vsp_set("vspbulk", [(1024 + i, 2048 + i) for i in range(n)]), vsp_set("vspone", [(4000, 4001)])),
+            "smis": (smis_set("smisbulk", [(1001 + i, 2001 + i) for i in range(n)]),
+                     smis_set("smisone", [(3001, 3002)]))}
+    figures: dict[str, t.Any] = {}
+    for vendor, (bulk, one) in sets.items():
+        setup_one = bench.playbook("setup", {"replication_sets": [one], **tuning}, f"{vendor}-setup-single")
+        setup = bench.playbook("setup", {"replication_sets": [bulk], **tuning}, f"{vendor}-setup-bulk", rss=True)
+        noop = bench.playbook("setup", {"replication_sets": [bulk], **tuning}, f"{vendor}-setup-noop")
+        fail_one = bench.playbook("failover", {"replication_sets": [one], **tuning}, f"{vendor}-failover-single")
+        fail = bench.playbook("failover", {"replication_sets": [bulk], **tuning}, f"{vendor}-failover-bulk", rss=True)
+        figures[vendor] = {
+            "items": n, "setup_single_seconds": setup_one["seconds"], "setup_bulk_seconds": setup["seconds"],
+            "setup_ratio": round(setup["seconds"] / setup_one["seconds"], 2), "setup_requests": setup["requests"],
+            "noop_requests": noop["requests"], "noop_mutating_requests": noop["mutating"], "noop_seconds": noop["seconds"],
+            "failover_single_seconds": fail_one["seconds"], "failover_bulk_seconds": fail["seconds"],
+            "failover_ratio": round(fail["seconds"] / fail_one["seconds"], 2), "failover_requests": fail["requests"],
+            "module_peak_mib": max(setup["rss_mib"], fail["rss_mib"]),
+        }
+    return figures
 
 
 def run(args: argparse.Namespace) -> dict[str, t.Any]:
@@ -65,7 +123,8 @@ def run(args: argparse.Namespace) -> dict[str, t.Any]:
         "per_transfer_rate_mib_s": args.rate_mib, "data_per_volume_mib": args.transfer_seconds * args.rate_mib,
         "link_bandwidth_mib_s": args.volumes * args.rate_mib * 2, "page_size": args.page_size,
         "max_workers": args.max_workers, "poll_interval": args.poll_interval, "loop_sample": args.loop_sample,
-        "machine_cores": os.cpu_count()}}
+        "machine_cores": os.cpu_count(), "other_vendor_items": args.other_pairs,
+        "other_vendor_copy_seconds": args.other_copy_seconds}}
     with Bench(topology(args), args.results) as bench:
         print(f"== lab up: {args.volumes} + 1 + {args.loop_sample} ONTAP volumes, {args.latency_ms} ms per request", flush=True)
 
@@ -87,6 +146,8 @@ def run(args: argparse.Namespace) -> dict[str, t.Any]:
         uf_bulk = bench.playbook("failover", {"replication_sets": [bulk_set], **unplanned}, "failover-unplanned-bulk",
                                  rss=True)
         bench.lab.up("ontap-a")
+        if args.other_pairs:
+            results["other_vendors"] = other_vendors(bench, args, tuning)
 
     per_item_loop = looped["seconds"] / max(1, args.loop_sample)
     projected_loop = per_item_loop * args.volumes
@@ -153,6 +214,14 @@ def table(results: dict[str, t.Any]) -> str:
         ("5 module peak memory", f"setup {m['setup_module_peak_mib']} MiB, planned failover "
                                  f"{m['planned_failover_module_peak_mib']} MiB, unplanned {m['unplanned_failover_module_peak_mib']} MiB"),
     ]
+    for vendor, o in sorted(results.get("other_vendors", {}).items()):
+        label = {"vsp": "ShadowImage pairs", "smis": "SMI-S mirrors"}[vendor]
+        setup = (f"{o['items']} {label}: {o['setup_bulk_seconds']:.1f} s vs {o['setup_single_seconds']:.1f} s for one = "
+                 f"{o['setup_ratio']}x, {o['setup_requests']} requests")
+        noop = f"{o['noop_requests']} requests ({o['noop_mutating_requests']} mutating), {o['noop_seconds']:.1f} s"
+        failover = (f"{o['failover_bulk_seconds']:.1f} s vs {o['failover_single_seconds']:.1f} s for one = "
+                    f"{o['failover_ratio']}x, {o['failover_requests']} requests; peak {o['module_peak_mib']} MiB")
+        rows.extend([(f"6 {vendor} setup", setup), (f"6 {vendor} no-op rerun", noop), (f"6 {vendor} failover", failover)])
     width = max(len(r[0]) for r in rows)
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     lines.append("targets: " + ", ".join(f"{k}={'met' if v else 'NOT met'}" for k, v in results["targets"].items()))
@@ -170,6 +239,9 @@ def main() -> int:
     parser.add_argument("--loop-sample", type=int, default=10)
     parser.add_argument("--max-workers", type=int, default=64)
     parser.add_argument("--poll-interval", type=float, default=0.5)
+    parser.add_argument("--other-pairs", type=int, default=100,
+                        help="ShadowImage pairs and SMI-S synchronizations (0 skips the other vendors)")
+    parser.add_argument("--other-copy-seconds", type=float, default=5.0, help="initial copy time of one pair")
     parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = parser.parse_args()
     started = time.monotonic()

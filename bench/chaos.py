@@ -25,13 +25,16 @@ import typing as t
 from .runner import Bench
 
 
-def topology(volumes: int) -> dict[str, t.Any]:
+def topology(volumes: int, transfer_seconds: float) -> dict[str, t.Any]:
+    # 32 blocks of 64 KiB per volume: each initialize transfer takes transfer_seconds, so the outage
+    # strikes while transfers run
+    rate_kib = int(2048 / transfer_seconds)
     return {
-        "lab": {"block_size": "64KiB", "bandwidth": "4GiB", "per_transfer_rate": "16MiB"},
+        "lab": {"block_size": "64KiB", "bandwidth": "4GiB", "per_transfer_rate": f"{rate_kib}KiB"},
         "arrays": {
             "ontap-a": {"vendor": "ontap", "aggregates": [{"name": "aggr1_a", "size": "100TiB"}],
                         "svms": [{"name": "svm_a", "volumes": [{"name": "c{n:03d}", "count": volumes, "size": "256MiB",
-                                                                "data_blocks": 16, "nas_path": "/c{n:03d}"}]}],
+                                                                "data_blocks": 32, "nas_path": "/c{n:03d}"}]}],
                         "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}]},
             "ontap-b": {"vendor": "ontap", "aggregates": [{"name": "aggr1_b", "size": "100TiB"}],
                         "svms": [{"name": "svm_b"}]},
@@ -46,15 +49,17 @@ def _report(path: str) -> dict[str, t.Any]:
 
 
 def run(volumes: int = 200, error_rate: float = 0.02, drop_rate: float = 0.01, down_seconds: float = 10.0,
-        down_after: float = 3.0, seed: int = 7, results_dir: str | None = None) -> dict[str, t.Any]:
+        down_after: float = 3.0, seed: int = 7, results_dir: str | None = None,
+        transfer_seconds: float = 4.0) -> dict[str, t.Any]:
     """Run the fault scenario; raise AssertionError when an invariant does not hold."""
     results_dir = results_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "chaos")
     names = [f"c{n:03d}" for n in range(1, volumes + 1)]
     rset = {"name": "chaos", "vendor": "ontap", "source": "ontap-a", "target": "ontap-b", "source_container": "svm_a",
             "target_container": "svm_b", "volumes": names, "target_name_suffix": "_dr"}
     out: dict[str, t.Any] = {"relationships": volumes, "error_rate": error_rate, "drop_rate": drop_rate,
-                             "dr_down_seconds": down_seconds}
-    with Bench(topology(volumes), results_dir) as bench:
+                             "dr_down_seconds": down_seconds, "dr_down_after_seconds": down_after,
+                             "initialize_transfer_seconds": transfer_seconds}
+    with Bench(topology(volumes, transfer_seconds), results_dir) as bench:
         for array in ("ontap-a", "ontap-b"):
             bench.lab.faults(array, error_rate=error_rate, drop_rate=drop_rate, seed=seed)
         report = os.path.join(bench.workdir, "setup-report.json")
@@ -68,6 +73,7 @@ def run(volumes: int = 200, error_rate: float = 0.02, drop_rate: float = 0.01, d
         first_report = _report(report)
         failed = [row["item"] for row in first_report["rows"] if row.get("failed")]
         out["first_run"] = {"seconds": first["seconds"], "failed_items": len(failed), "rc": first["rc"]}
+        assert first["seconds"] > down_after, "the setup ended before the DR cluster went down: it tested nothing"
         assert first["rc"] == 0 or failed, "the first run failed without naming a failed item"
         assert all(name for name in failed), "a failed item was reported without its name"
         assert all(row["msg"] for row in first_report["rows"] if row.get("failed")), "a failed item has no reason"

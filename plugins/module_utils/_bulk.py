@@ -65,6 +65,23 @@ class Item:
 
 
 Poll = t.Callable[[t.Set[t.Hashable]], t.Dict[t.Hashable, t.Any]]
+Steps = t.Generator[t.Any, t.Any, t.Any]
+
+
+def recovering(attempt: t.Callable[[], Steps], recover: t.Callable[[BaseException], Steps],
+               retry_on: tuple[type[BaseException], ...], limit: int = 2) -> Steps:
+    """Run an item's steps; when one raises ``retry_on`` (a write that got no answer), run ``recover``
+    (which reads what the array really did and plans the rest from there) and ``attempt`` again, at most
+    ``limit`` times. A rerun of the task would do the same; this spares the rerun when the array is up."""
+    tries = 0
+    while True:
+        try:
+            return (yield from attempt())
+        except retry_on as exc:
+            if tries >= limit:
+                raise
+            tries += 1
+            yield from recover(exc)
 
 
 def run_items(items: list[Item], poll: Poll | None, max_workers: int = 10, continue_on_error: bool = True,

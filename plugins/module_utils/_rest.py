@@ -44,6 +44,10 @@ class UnreachableError(ReplicationError):
     """The request never got an answer (refused, reset, timed out, TLS failure)."""
 
 
+class UnansweredWriteError(UnreachableError):
+    """A write got no answer: the array may or may not have applied it, so only a fresh read can tell."""
+
+
 ErrorReader = t.Callable[[int, t.Any], t.Tuple[str, t.Optional[str]]]
 
 
@@ -125,7 +129,7 @@ class RestClient:
                 if method in READS:
                     raise UnreachableError(f"cannot reach {self.label} at {self.base}: {_reason(exc)}",
                                            url=url) from exc
-                raise UnreachableError(
+                raise UnansweredWriteError(
                     f"{method} {path} to {self.label} at {self.base} got no answer ({_reason(exc)}); the array may "
                     "or may not have applied it. Rerun the task: it reads the array's state first and continues "
                     "from there", url=url) from exc

@@ -254,18 +254,27 @@ class SmisClient:
         self.system: str | None = None
         self.sent = 0
         self._lock = threading.Lock()
+        self._local = threading.local()
         verify = tls_verify(params)
-        kwargs: dict[str, t.Any] = {}
+        self._tls: dict[str, t.Any] = {}
         if verify is False:
-            kwargs["no_verification"] = True
+            self._tls["no_verification"] = True
         elif isinstance(verify, str):
             if not os.path.exists(verify):
                 raise ReplicationError(f"ca_path {verify} does not exist")
-            kwargs["ca_certs"] = verify
-        self.conn = pywbem.WBEMConnection(self.url, (params["username"], params["password"]),
-                                          default_namespace=self.namespace, timeout=self.timeout, **kwargs)
-        # requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override ca_path and validate_certs
-        self.conn.session.trust_env = False
+            self._tls["ca_certs"] = verify
+        self._credentials = (params["username"], params["password"])
+
+    def _connection(self) -> t.Any:
+        """This thread's connection: a WBEMConnection is not safe to share, so each bulk worker gets its own."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = pywbem.WBEMConnection(self.url, self._credentials, default_namespace=self.namespace,
+                                         timeout=self.timeout, **self._tls)
+            # requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override ca_path and validate_certs
+            conn.session.trust_env = False
+            self._local.conn = conn
+        return conn
 
     def where(self) -> str:
         return f"the SMI-S provider of {self.system}" if self.system else f"the SMI-S provider at {self.url}"
@@ -275,10 +284,10 @@ class SmisClient:
         """Run one pywbem operation; its errors become clear ReplicationErrors."""
         with self._lock:
             self.sent += 1
-            try:
-                return getattr(self.conn, operation)(*args, **kwargs)
-            except pywbem.Error as exc:
-                raise self._error(what, exc) from None
+        try:
+            return getattr(self._connection(), operation)(*args, **kwargs)
+        except pywbem.Error as exc:
+            raise self._error(what, exc) from None
 
     def _error(self, what: str, exc: Exception) -> ReplicationError:
         text = str(exc)

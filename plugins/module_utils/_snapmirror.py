@@ -15,11 +15,11 @@ from __future__ import annotations
 import threading
 import typing as t
 
-from ._bulk import Call, Item, Wait, run_items
+from ._bulk import Call, Item, Wait, recovering, run_items
 from ._common import ReplicationError, merge_item
 from ._ontap import (CODE_NOT_FOUND, CODE_PEER_UNREACHABLE, OntapClient, active_state, newest_common_snapshot,
                      relationship_facts, split_path)
-from ._rest import HttpError, UnreachableError
+from ._rest import HttpError, UnansweredWriteError, UnreachableError
 from ._waiting import WaitTimeout
 
 ITEM_KEYS = ("source_path", "destination_path", "state", "relationship_state", "policy", "transfer_schedule",
@@ -365,13 +365,7 @@ class Engine:
         if key in self.plan_errors:
             raise ReplicationError(self.plan_errors[key], relationship=self.current.get(key))
         before = self.current.get(key)
-        actions = self.plans.get(key, [])
-        if "resync" in actions and before and before.get("state") == "broken_off":
-            yield from self._guard_resync(item, before)
-        if "reverse" in actions:
-            yield from self._guard_reverse(item)
-            if item.get("_rebaseline"):
-                actions = ["rebaseline" if a == "reverse" else a for a in actions]
+        actions = yield from self._guarded(item, before, self.plans.get(key, []))
         record["relationship"] = before
         if before and before.get("state") == "broken_off" and item.get("resync_broken") is False and \
                 (item.get("relationship_state") or "snapmirrored") != "broken_off" and not actions:
@@ -381,18 +375,30 @@ class Engine:
             record.update({"changed": bool(actions), "actions": actions, "relationship": after,
                            "diff": {"before": diff_view(before), "after": diff_view(after)}})
             return record
-        state: dict[str, t.Any] = {"facts": before, "issued": before}
-        last_wait = max((n for n, a in enumerate(actions) if a.startswith("wait_")), default=-1)
-        for index, action in enumerate(actions):
-            if action.startswith("wait_") and not self.wait and index == last_wait:
-                record["actions"].append(f"{action} (skipped: wait=false)")
-                continue
-            yield from getattr(self, "_do_" + action)(item, state, record)
-            if not action.startswith("wait_"):
+        state: dict[str, t.Any] = {"facts": before, "issued": before, "actions": actions}
+
+        def recover(exc: BaseException) -> t.Generator[t.Any, t.Any, None]:
+            # a write got no answer: read what the array did and plan the rest from there
+            record["actions"].append(f"{state.get('action')} (no answer)")
+            fresh = yield Call(self.poll, {key})
+            facts = fresh.get(key)
+            if (item.get("create_destination") or {}).get("enabled") or item.get("junction_path"):
+                found = yield Call(self.dst.volumes, [key], VOLUME_FIELDS)
+                if key in found:
+                    self.dst_volumes[key] = found[key]
+            if (facts or {}).get("state") != (before or {}).get("state") or (facts is None) != (before is None):
                 record["changed"] = True
-            record["actions"].append(action)
-        record["relationship"] = state.get("facts") if actions else before
-        if record["changed"] and item["state"] == "present" and actions[-1] not in ("mount",) and \
+            self.current[key] = facts
+            rest = yield from self._guarded(item, facts, self._plan(item))
+            state.update({"facts": facts, "issued": facts, "actions": rest})
+            record.setdefault("warnings", []).append(
+                f"{exc}. Read {key} again (now {(facts or {}).get('state') or 'absent'}) and continued with: "
+                f"{', '.join(rest) or 'nothing left to do'}")
+
+        yield from recovering(lambda: self._apply(item, state, record), recover, (UnansweredWriteError,))
+        actions = state["actions"]
+        record["relationship"] = state.get("facts") if record["actions"] else before
+        if record["changed"] and item["state"] == "present" and actions and actions[-1] not in ("mount",) and \
                 not actions[-1].startswith("wait_"):
             # the last step changed the relationship without waiting on it: read what it is now
             fresh = yield Call(self.poll, {key})
@@ -401,6 +407,31 @@ class Engine:
             record["relationship"] = None
         record["diff"] = {"before": diff_view(before), "after": diff_view(record["relationship"])}
         return record
+
+    def _guarded(self, item: dict[str, t.Any], current: dict[str, t.Any] | None,
+                 actions: list[str]) -> t.Generator[t.Any, t.Any, list[str]]:
+        """The plan's actions once the guards against data loss let them run."""
+        if "resync" in actions and current and current.get("state") == "broken_off":
+            yield from self._guard_resync(item, current)
+        if "reverse" in actions:
+            yield from self._guard_reverse(item)
+            if item.get("_rebaseline"):
+                actions = ["rebaseline" if a == "reverse" else a for a in actions]
+        return actions
+
+    def _apply(self, item: dict[str, t.Any], state: dict[str, t.Any],
+               record: dict[str, t.Any]) -> t.Generator[t.Any, t.Any, None]:
+        actions = state["actions"]
+        last_wait = max((n for n, a in enumerate(actions) if a.startswith("wait_")), default=-1)
+        for index, action in enumerate(actions):
+            if action.startswith("wait_") and not self.wait and index == last_wait:
+                record["actions"].append(f"{action} (skipped: wait=false)")
+                continue
+            state["action"] = action
+            yield from getattr(self, "_do_" + action)(item, state, record)
+            if not action.startswith("wait_"):
+                record["changed"] = True
+            record["actions"].append(action)
 
     def _need_source(self) -> OntapClient:
         if self.src is None:

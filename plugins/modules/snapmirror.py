@@ -267,6 +267,12 @@ options:
 notes:
   - Needs the Python library C(requests) on the host that runs the module (the controller or the execution
     environment).
+  - Reads are retried on dropped connections and 5xx answers, writes only on 503 (the array did not take them).
+    When a write gets no answer at all, the array may or may not have applied it; the module then reads the
+    relationship again and plans the rest of its work from what the array really did (at most twice per
+    relationship, each time with a warning). When the array stays unreachable the item fails, naming the request.
+  - A bulk break with the source cluster down sends one unforced break per source cluster; the other breaks wait
+    for its answer and use C(force=true) straight away.
 seealso:
   - module: storage.replication.snapmirror_info
 """

@@ -364,13 +364,31 @@ def method_return(rc: int, out: t.Iterable[OutParam]) -> str:
             + "".join(p.xml() for p in out if p.value is not None))
 
 
+# pywbem renders CIM-XML through minidom (about 1 ms per instance); an enumeration of hundreds of
+# volumes would spend most of its time there. Instances are compared by value (hashing one costs a
+# twentieth of rendering it), so an instance whose properties changed is rendered anew.
+_RENDERED: dict[tuple[str, pywbem.CIMInstance], str] = {}
+_RENDERED_MAX = 20000
+
+
+def _rendered(kind: str, inst: pywbem.CIMInstance, render: t.Callable[[], str]) -> str:
+    key = (kind, inst)
+    xml = _RENDERED.get(key)
+    if xml is None:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        xml = _RENDERED[key] = render()
+    return xml
+
+
 def instance_xml(inst: pywbem.CIMInstance) -> str:
-    return inst.tocimxmlstr(ignore_path=True)
+    return _rendered("instance", inst, lambda: inst.tocimxmlstr(ignore_path=True))
 
 
 def named_instance_xml(inst: pywbem.CIMInstance) -> str:
-    return ("<VALUE.NAMEDINSTANCE>" + inst.path.tocimxmlstr(ignore_host=True, ignore_namespace=True)
-            + inst.tocimxmlstr(ignore_path=True) + "</VALUE.NAMEDINSTANCE>")
+    return _rendered("named", inst, lambda: (
+        "<VALUE.NAMEDINSTANCE>" + inst.path.tocimxmlstr(ignore_host=True, ignore_namespace=True)
+        + inst.tocimxmlstr(ignore_path=True) + "</VALUE.NAMEDINSTANCE>"))
 
 
 def object_with_path_xml(inst: pywbem.CIMInstance) -> str:

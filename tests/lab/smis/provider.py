@@ -129,8 +129,13 @@ class Provider:
                 for name, value in self.raw_keys(obj).items()}
         return pywbem.CIMInstanceName(self.classname(obj), keybindings=keys, namespace=self.namespace, host=host)
 
-    def resolve(self, path: t.Any, objects: list[t.Any] | None = None) -> t.Any:
-        """The model object a client's instance path names, or None."""
+    def resolve(self, path: t.Any, objects: list[t.Any] | None = None,
+                memo: dict[str, t.Any] | None = None) -> t.Any:
+        """The model object a client's instance path names, or None.
+
+        A reference key (an association's ends) is resolved once per call and then compared by identity, so
+        naming one of N synchronizations costs O(N), not O(N) resolutions of its ends.
+        """
         if not isinstance(path, pywbem.CIMInstanceName):
             return None
         if path.namespace and path.namespace.strip("/").lower() != self.namespace.lower():
@@ -139,12 +144,13 @@ class Provider:
             return None
         given = {name.lower(): value for name, value in path.keybindings.items()}
         pool = self.objects() if objects is None else objects
+        memo = {} if memo is None else memo
         for obj in pool:
-            if self.schema.is_a(self.classname(obj), path.classname) and self._keys_match(obj, given, pool):
+            if self.schema.is_a(self.classname(obj), path.classname) and self._keys_match(obj, given, pool, memo):
                 return obj
         return None
 
-    def _keys_match(self, obj: t.Any, given: dict[str, t.Any], pool: list[t.Any]) -> bool:
+    def _keys_match(self, obj: t.Any, given: dict[str, t.Any], pool: list[t.Any], memo: dict[str, t.Any]) -> bool:
         keys = self.raw_keys(obj)
         if {name.lower() for name in keys} != set(given):
             return False
@@ -156,8 +162,12 @@ class Provider:
                         return False
                 elif str(other) != str(value):
                     return False
-            elif self.resolve(other, pool) is not value:
-                return False
+            else:
+                ref = str(other)
+                if ref not in memo:
+                    memo[ref] = self.resolve(other, pool, memo)
+                if memo[ref] is not value:
+                    return False
         return True
 
     # instances -----------------------------------------------------------------------------
