@@ -202,7 +202,7 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
         row.update({k: None for k in ROW_FACTS})
         return [row]
     rows = []
-    for entry in items:
+    for entry in _group_entries(items) if vendor == "vsp" else items:
         facts = entry.get(key) or {}
         row = dict(base)
         row["item"] = entry.get("destination_path") or entry.get("item") or entry.get("name")
@@ -219,6 +219,23 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
                           "(backend_replication_resync_broken: true resyncs it)")
         rows.append(row)
     return rows
+
+
+def _group_entries(entries: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """``shadowimage_pair`` results with each copy group item turned into one entry per pair of the group."""
+    out = []
+    for entry in entries:
+        group = entry.get("group")
+        if entry.get("pair_name") is not None or not isinstance(group, dict) or not group.get("pairs"):
+            out.append(entry)
+            continue
+        note = "split with its copy group in one operation: every S-VOL of the group holds the same point in time"
+        for pair in group["pairs"]:
+            row = dict(entry, item=f"{entry['copy_group']}/{pair.get('pair_name')}", pair=pair)
+            if not entry.get("failed") and not entry.get("msg") and entry.get("changed"):
+                row["msg"] = note
+            out.append(row)
+    return out
 
 
 def report_summary(rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:
@@ -551,8 +568,26 @@ def vsp_candidates(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop
         if result.get("failed") or "pairs" not in result:
             out.append({"target": target, "items": [], "error": result.get("msg", "not read")})
         else:
-            out.append({"target": target, "items": vsp_set_pairs(rset, result["pairs"]), "error": None})
+            set_items = vsp_set_pairs(rset, result["pairs"])
+            out.append({"target": target, "items": set_items, "error": None,
+                        "group_split": vsp_group_split(set_items, result["pairs"])})
     return out
+
+
+def vsp_group_split(set_items: list[dict[str, t.Any]], pairs: list[dict[str, t.Any]]) -> bool:
+    """Whether a failover splits the set's copy group in one operation instead of pair by pair.
+
+    So it does when the set is the whole copy group, in one fencing wave, and every pair is in PAIR:
+    the array then splits every pair at the same moment, so the S-VOLs hold one point in time (what a
+    database spread over several LDEVs needs) and one job replaces one per pair. Anything else (a pair
+    missing, split already, copying, or waves the set orders) goes pair by pair.
+    """
+    if not set_items or len({int(i.get("order", 0)) for i in set_items}) != 1:
+        return False
+    group = set_items[0]["copy_group"]
+    in_group = {p.get("pair_name") for p in pairs if p.get("copy_group") == group}
+    return in_group == {i["pair_name"] for i in set_items} and \
+        all((i.get("facts") or {}).get("state") == "paired" for i in set_items)
 
 
 def vsp_failback_items(rset: dict[str, t.Any], pairs: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:

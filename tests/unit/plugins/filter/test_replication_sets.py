@@ -8,7 +8,7 @@ from ansible_collections.storage.replication.plugins.module_utils._sets import (
     SetError, array_connection, choose_target, failback_needs, failback_phase, failback_remaining,
     failback_step_items, fence_waves, lab_volume_pairs, module_items, ontap_failback_items, ontap_items,
     ontap_set_relationships, report_rows, report_summary, rpo_violations, stale_reverses, status_rows,
-    volume_entries)
+    volume_entries, vsp_candidates)
 
 HOSTVARS = {"dr": {"replication_endpoint": "https://dr:443", "replication_username": "u",
                    "replication_password": "p", "replication_ca_path": "/ca.pem", "other": 1}}
@@ -184,3 +184,37 @@ def test_report_lines_say_what_happened_to_each_item():
         "s svm_b:v1 on dr [failover]: broken_off, healthy=True, lag=12s, recovery point 2026-01-01T00:00:00+00:00, "
         "actions quiesce,break",
         "s svm_b:v2 on dr: FAILED: array said no"]
+
+
+VSP_SET = {"name": "pay", "vendor": "vsp", "source": "vsp", "target": "vsp", "target_container": 0,
+           "volumes": [256, 257, 258]}
+
+
+def pair(name, state="paired", group="pay"):
+    return {"copy_group": group, "pair_name": name, "state": state, "healthy": True}
+
+
+@pytest.mark.parametrize("rset, pairs, expected", [
+    (VSP_SET, [pair("p256"), pair("p257"), pair("p258")], True),
+    (VSP_SET, [pair("p256"), pair("p257"), pair("p258"), pair("p259")], False),  # the group has a pair more
+    (VSP_SET, [pair("p256"), pair("p257")], False),  # a pair missing
+    (VSP_SET, [pair("p256"), pair("p257", "split"), pair("p258")], False),  # a rerun after a partial split
+    (VSP_SET, [pair("p256"), pair("p257", "copying"), pair("p258")], False),
+    (dict(VSP_SET, fence_order=["257"]), [pair("p256"), pair("p257"), pair("p258")], False),  # two waves
+])
+def test_a_vsp_failover_splits_the_copy_group_at_once_only_when_the_set_is_the_whole_paired_group(
+        rset, pairs, expected):
+    candidate = vsp_candidates([{"t": "vsp", "pairs": pairs}], rset, "t")[0]
+    assert candidate["error"] is None and candidate["group_split"] is expected
+
+
+def test_a_copy_group_result_reports_one_row_per_pair():
+    pairs = [pair("p256", "split"), pair("p257", "split")]
+    result = {"changed": True, "pairs": [{"item": "pay", "copy_group": "pay", "pair_name": None, "changed": True,
+                                          "actions": ["split", "wait_split"], "pair": None,
+                                          "group": {"copy_group": "pay", "pairs": pairs}}]}
+    rows = report_rows(result, VSP_SET, "vsp", "failover")
+    assert [(r["item"], r["state"], r["changed"], r["lag_seconds"]) for r in rows] == \
+        [("pay/p256", "split", True, 0), ("pay/p257", "split", True, 0)]
+    assert all("same point in time" in r["msg"] for r in rows)
+    assert len({r["recovery_point"] for r in rows}) == 1
