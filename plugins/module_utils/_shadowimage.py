@@ -22,9 +22,9 @@ import threading
 import time
 import typing as t
 
-from ._bulk import Call, Item, Wait, run_items
+from ._bulk import Call, Item, Wait, recovering, run_items
 from ._common import ReplicationError, merge_item
-from ._rest import HttpError
+from ._rest import HttpError, UnansweredWriteError
 from ._vsp import (ALIVE_TIME, JOB_HISTORY_COUNT, MAX_LDEV_ID, VspClient, check_name, describe_pair, group_id,
                    id_of, job_operations, ldev_defined, ldev_size, pair_facts, pair_history, record_group_id,
                    split_id)
@@ -607,22 +607,14 @@ class Engine:
             self._set_facts(record, item, after)
             record["diff"] = {"before": diff_view(before), "after": diff_view(after)}
             return record
-        state: dict[str, t.Any] = {"facts": before}
-        waits = [n for n, a in enumerate(actions) if a.startswith("wait_")]
+        state: dict[str, t.Any] = {"facts": before, "actions": actions}
         try:
-            for index, action in enumerate(actions):
-                if not self.wait and waits and index == waits[-1] and index == len(actions) - 1:
-                    record["actions"].append(f"{action} (skipped: wait=false)")
-                    continue
-                yield from getattr(self, "_do_" + action)(item, state, record)
-                if state.pop("noop", False):
-                    continue
-                if not action.startswith("wait_"):
-                    record["changed"] = True
-                record["actions"].append(action)
+            yield from recovering(lambda: self._apply(item, state, record),
+                                  lambda exc: self._recover(item, state, record, exc), (UnansweredWriteError,))
         except ReplicationError:
             self._set_facts(record, item, state.get("facts"))
             raise
+        actions = state["actions"]
         facts = state.get("facts")
         settled = bool(actions) and record["actions"][-1:] == actions[-1:] and actions[-1].startswith("wait_")
         if record["changed"] and item["state"] == "present" and not settled:
@@ -633,6 +625,48 @@ class Engine:
         self._set_facts(record, item, facts)
         record["diff"] = {"before": diff_view(before), "after": diff_view(facts)}
         return record
+
+    def _apply(self, item: dict[str, t.Any], state: dict[str, t.Any],
+               record: dict[str, t.Any]) -> t.Generator[t.Any, t.Any, None]:
+        actions = state["actions"]
+        waits = [n for n, a in enumerate(actions) if a.startswith("wait_")]
+        for index, action in enumerate(actions):
+            if not self.wait and waits and index == waits[-1] and index == len(actions) - 1:
+                record["actions"].append(f"{action} (skipped: wait=false)")
+                continue
+            state["action"] = action
+            yield from getattr(self, "_do_" + action)(item, state, record)
+            if state.pop("noop", False):
+                continue
+            if not action.startswith("wait_"):
+                record["changed"] = True
+            record["actions"].append(action)
+
+    def _recover(self, item: dict[str, t.Any], state: dict[str, t.Any], record: dict[str, t.Any],
+                 exc: BaseException) -> t.Generator[t.Any, t.Any, None]:
+        """A write got no answer: read the pair (or group) again and plan the rest from what the array did."""
+        key, name, action = item_key(item), item_name(item), state.get("action")
+        record["actions"].append(f"{action} (no answer)")
+        if action == "create_svol":
+            raise ReplicationError(
+                f"{exc}. Whether the array created the S-VOL only its job list tells: if it did, pool "
+                f"{item['svol']['pool_id']} holds an LDEV of the P-VOL's size that no pair uses. Give that LDEV as "
+                "svol, or delete it, before the rerun (a rerun creates a new S-VOL)") from exc
+        fresh = yield Call(self.poll, {key})
+        facts = fresh.get(key)
+        history: t.Any = None
+        if item.get("restore") and facts:
+            operations = yield Call(lambda: job_operations(self.client.jobs()))
+            cg = item["copy_group"]
+            history = pair_history(operations, cg, item["pair_name"]) if item.get("pair_name") else \
+                {p["pair_name"]: pair_history(operations, cg, p["pair_name"]) for p in facts}
+        if diff_view(facts) != diff_view(state.get("facts")):
+            record["changed"] = True
+        rest = plan(item, facts, history) if item.get("pair_name") else plan_group(item, facts, history)
+        state.update({"facts": facts, "actions": rest, "issued_from": set()})
+        now = describe_pair(facts) if item.get("pair_name") else (_listing(facts) if facts else "no pairs")
+        record.setdefault("warnings", []).append(
+            f"{exc}. Read {name} again (now {now}) and continued with: {', '.join(rest) or 'nothing left to do'}")
 
     def _predict(self, item: dict[str, t.Any], before: t.Any, actions: list[str]) -> t.Any:
         if item.get("pair_name"):
@@ -753,7 +787,16 @@ class Engine:
                                       ("svol_device_group", "svolDeviceGroupName")):
                     if item.get(option):
                         body[field] = item[option]
-                job = self.client.write("POST", self.client.path("local-clone-copypairs"), body, what)
+                try:
+                    job = self.client.write("POST", self.client.path("local-clone-copypairs"), body, what)
+                except UnansweredWriteError:
+                    # the group may exist now: find it before the group's other pairs are created
+                    self._catalog = None
+                    hint = group_id(cg, item.get("pvol_device_group"), item.get("svol_device_group"))
+                    found, _records = self.client.find_group(cg, hint, refresh=True, catalog=self.catalog)
+                    if found:
+                        self.group_ids[cg] = found
+                    raise
                 resources = job.get("affectedResources") or []
                 made = split_id(id_of(resources[0])) if resources else []
                 self.group_ids[cg] = ",".join(made[:3]) if len(made) == 4 else \

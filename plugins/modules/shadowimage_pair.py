@@ -213,6 +213,10 @@ notes:
     environment).
   - Pairs created without a copy group (for example by CCI without one) are not visible to the REST API's
     pair list and so not to this module.
+  - When a write gets no answer (a dropped connection), the array may or may not have applied it; the module
+    then reads the pair (or copy group) again and carries on from its status, at most twice per item, with a
+    warning. An S-VOL creation without an answer is the exception; only the array's job list tells whether an
+    LDEV was created, so the item fails and says where to look.
 seealso:
   - module: storage.replication.shadowimage_pair_info
 """

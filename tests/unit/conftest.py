@@ -83,3 +83,31 @@ def _message(warning: t.Any) -> str:
 @pytest.fixture(name="run_module")
 def run_module_fixture() -> t.Callable[..., dict[str, t.Any]]:
     return run_module
+
+
+def run_dropping(lab: LabClient, array: str, when: str, module: str, args: dict[str, t.Any],
+                 name: str) -> dict[str, t.Any]:
+    """Run ``module`` while ``array`` drops the connection of one write (``before`` or ``after`` applying it).
+
+    The run must succeed with exactly one write marked ``(no answer)``, a warning that it read ``name``
+    again, and a rerun must change nothing. Returns the first run's result.
+    """
+    lab.faults(array, drop_count=1, only_mutating=True, drop_when=when)
+    try:
+        result = run_module(module, args)
+    finally:
+        lab.clear_faults(array)
+    assert not result["failed"], result["msg"]
+    assert result["changed"] is True
+    records = next((result[k] for k in ("relationships", "pairs", "synchronizations") if k in result), [result])
+    assert len([a for r in records for a in r["actions"] if a.endswith("(no answer)")]) == 1
+    assert any("got no answer" in w and f"Read {name}" in w for w in result["warnings"]), result["warnings"]
+    assert run_module(module, args)["changed"] is False
+    return result
+
+
+@pytest.fixture(name="dropping")
+def dropping_fixture(lab: LabClient) -> t.Callable[..., dict[str, t.Any]]:
+    def run(array: str, when: str, module: str, args: dict[str, t.Any], name: str) -> dict[str, t.Any]:
+        return run_dropping(lab, array, when, module, args, name)
+    return run

@@ -28,6 +28,8 @@ LAB_TOPOLOGY = {
                 {"id_base": 256, "count": 30, "size": "256MiB", "pool": 0, "data_blocks": 16, "label": "prod{n:02d}"},
                 {"id_base": 512, "count": 32, "size": "256MiB", "pool": 0, "label": "svol{n:02d}"},
                 {"id": 600, "size": "128MiB", "pool": 0, "label": "small"},
+                {"id_base": 3000, "count": 4, "size": "64MiB", "pool": 0, "data_blocks": 4, "label": "rec{n}"},
+                {"id_base": 3010, "count": 4, "size": "64MiB", "pool": 0, "label": "recs{n}"},
             ],
         },
     },
@@ -262,6 +264,21 @@ def test_delete_a_pair_and_then_a_whole_copy_group(lab, run_module, conn):
     info = run_module("shadowimage_pair_info", dict(lab.connection("vsp-a"), copy_group="cg_o"))
     assert info["pairs"] == [] and info["copy_groups"] == []
     assert lab.volume("vsp-a", "533")["host_access"] == "rw"
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_write_without_an_answer_is_read_back_and_the_run_continues(lab, run_module, conn, dropping, when):
+    # the array drops the connection of a write, before or after applying it: first the pair create
+    # that makes the copy group, then the copy group split
+    n = 0 if when == "before" else 2
+    group = f"cg_r{when}"
+    pairs = [{"pair_name": f"p{k}", "pvol": 3000 + n + k, "svol": 3010 + n + k} for k in range(2)]
+    made = dropping("vsp-a", when, "shadowimage_pair", conn(copy_group=group, pairs=pairs, max_workers=2), group)
+    assert [r["pair"]["state"] for r in made["pairs"]] == ["paired", "paired"]
+    split = dropping("vsp-a", when, "shadowimage_pair", conn(copy_group=group, pair_state="split"), group)
+    assert split["group"]["state"] == "split" and split["group"]["pair_count"] == 2
+    for k in range(2):
+        assert lab.digest("vsp-a", str(3010 + n + k)) == lab.digest("vsp-a", str(3000 + n + k))
 
 
 def test_a_bulk_run_reports_each_item_in_order(lab, run_module, conn):
