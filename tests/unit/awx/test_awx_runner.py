@@ -13,7 +13,8 @@ The status job finds ``replication_sets`` in the inventory's variables instead (
 
 The CA reaches one array through the inventory (``replication_ca_path``, a path baked into the
 execution environment) and the other through the credential's file injector; TLS is verified on
-both, so a job only succeeds when both routes work.
+both, so a job only succeeds when both routes work. The ShadowImage and SMI-S cases have one array
+(local pairs), which gets the CA both ways.
 
 A vendor is added by appending a ``VendorCase`` to ``CASES``.
 """
@@ -126,7 +127,65 @@ ONTAP = VendorCase(
     status_rows=[(path, "snapmirrored") for path in ONTAP_DESTINATIONS],
 )
 
-CASES = [ONTAP]
+
+def _local_checks(array: str, pairs: list[tuple[str, str]]) -> tuple[t.Callable[[LabClient], None], ...]:
+    """Checks for a set of local pairs (ShadowImage, SMI-S local mirrors), from host access and digests."""
+
+    def protected(lab: LabClient) -> None:
+        for source, target in pairs:
+            assert lab.volume(array, target)["host_access"] != "rw", f"{target} is writable while protected"
+            assert lab.digest(array, target) == lab.digest(array, source), f"{target} does not hold {source}"
+
+    def failed_over(lab: LabClient) -> None:
+        for source, target in pairs:
+            assert lab.volume(array, target)["host_access"] == "rw", f"{target} is not writable after failover"
+            assert lab.digest(array, target) == lab.digest(array, source), f"{target} lost data of {source}"
+
+    def home(lab: LabClient) -> None:
+        for source, target in pairs:
+            assert lab.volume(array, source)["host_access"] == "rw", f"{source} is not writable at home"
+            assert lab.volume(array, target)["host_access"] != "rw", f"{target} is still writable"
+
+    return protected, failed_over, home
+
+
+VSP_PAIRS = [("256", "512"), ("257", "513")]
+VSP_CHECKS = _local_checks("vsp-a", VSP_PAIRS)
+VSP = VendorCase(
+    vendor="vsp",
+    arrays={"vsp-a": {"vendor": "vsp", "model": "VSP G900", "serial": 410001, "settings": {"job_seconds": 0.02},
+                      "pools": [{"id": 0, "name": "dp_pool0", "size": "1TiB"}],
+                      "ldevs": [{"id_base": 256, "count": 2, "size": "256MiB", "pool": 0, "data_blocks": 16},
+                                {"id_base": 512, "count": 2, "size": "256MiB", "pool": 0}]}},
+    links=[],
+    replication_set={"name": "awx-vsp", "vendor": "vsp", "source": "vsp-a", "target": "vsp-a",
+                     "volumes": [{"name": p, "target_name": s} for p, s in VSP_PAIRS]},
+    dr_writes=[(("vsp-a", "512"), ("vsp-a", "256"))],
+    check_protected=VSP_CHECKS[0],
+    check_failed_over=VSP_CHECKS[1],
+    check_home=VSP_CHECKS[2],
+    status_rows=[(f"awx-vsp/p{p} on vsp-a", "paired") for p, _s in VSP_PAIRS],
+)
+
+SMIS_PAIRS = [("201", "251"), ("202", "252")]
+SMIS_CHECKS = _local_checks("smis-b", SMIS_PAIRS)
+SMIS = VendorCase(
+    vendor="smis",
+    arrays={"smis-b": {"vendor": "smis", "profile": "generic",
+                       "volumes": [{"name": "vol{n}", "count": 2, "id_base": 201, "size": "256MiB", "data_blocks": 16},
+                                   {"name": "mirror{n}", "count": 2, "id_base": 251, "size": "256MiB"}]}},
+    links=[],
+    replication_set={"name": "awx-smis", "vendor": "smis", "source": "smis-b", "target": "smis-b",
+                     "volumes": [{"name": p, "target_name": s} for p, s in SMIS_PAIRS],
+                     "options": {"sync_type": "mirror", "mode": "async"}},
+    dr_writes=[(("smis-b", "251"), ("smis-b", "201"))],
+    check_protected=SMIS_CHECKS[0],
+    check_failed_over=SMIS_CHECKS[1],
+    check_home=SMIS_CHECKS[2],
+    status_rows=[(f"{p} -> {s} on smis-b", "synchronized") for p, s in SMIS_PAIRS],
+)
+
+CASES = [ONTAP, VSP, SMIS]
 
 
 def _job_templates() -> dict[str, dict[str, t.Any]]:
