@@ -153,6 +153,18 @@ def summarize(results: list[dict[str, t.Any]]) -> dict[str, int]:
     return counts
 
 
+def run_options() -> dict[str, t.Any]:
+    """The waiting and bulk options every changing module takes (documented by the ``wait`` and ``bulk``
+    doc fragments); ``check_run_options`` checks their values."""
+    return {
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": 1800},
+        "poll_interval": {"type": "float", "default": 1.0},
+        "max_workers": {"type": "int", "default": 10},
+        "continue_on_error": {"type": "bool", "default": False},
+    }
+
+
 def check_run_options(params: dict[str, t.Any]) -> None:
     """The options every bulk module shares, checked before anything is sent."""
     if params["max_workers"] < 1 or params["wait_timeout"] < 0 or params["poll_interval"] <= 0:

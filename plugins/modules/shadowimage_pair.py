@@ -404,7 +404,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, check_run_options, finish_run, item_options)
+    ReplicationError, check_run_options, finish_run, item_options, run_options)
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
 from ansible_collections.storage.replication.plugins.module_utils._shadowimage import ITEM_KEYS, Engine, build_items
 from ansible_collections.storage.replication.plugins.module_utils._vsp import VspClient, vsp_connection_options
@@ -432,12 +432,8 @@ def argument_spec() -> dict:
     spec.update(per_item)
     spec.update({
         "pairs": {"type": "list", "elements": "dict", "options": item_options(per_item, ITEM_KEYS)},
-        "wait": {"type": "bool", "default": True},
-        "wait_timeout": {"type": "int", "default": 1800},
-        "poll_interval": {"type": "float", "default": 1.0},
-        "max_workers": {"type": "int", "default": 10},
-        "continue_on_error": {"type": "bool", "default": False},
     })
+    spec.update(run_options())
     return spec
 
 

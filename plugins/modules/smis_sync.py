@@ -445,7 +445,8 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, check_run_options, connection_options, finish_run, item_options, nonempty_env_fallback)
+    ReplicationError, check_run_options, connection_options, finish_run, item_options, nonempty_env_fallback,
+    run_options)
 from ansible_collections.storage.replication.plugins.module_utils._smis import HAS_PYWBEM, SmisClient
 from ansible_collections.storage.replication.plugins.module_utils._smis_sync import ITEM_KEYS, Engine, build_items
 
@@ -477,12 +478,8 @@ def argument_spec() -> dict:
     spec.update(per_item)
     spec.update({
         "synchronizations": {"type": "list", "elements": "dict", "options": items},
-        "wait": {"type": "bool", "default": True},
-        "wait_timeout": {"type": "int", "default": 1800},
-        "poll_interval": {"type": "float", "default": 1.0},
-        "max_workers": {"type": "int", "default": 10},
-        "continue_on_error": {"type": "bool", "default": False},
     })
+    spec.update(run_options())
     return spec
 
 

@@ -441,7 +441,8 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, check_run_options, connection_options, finish_run, item_options, nested_connection_options)
+    ReplicationError, check_run_options, connection_options, finish_run, item_options, nested_connection_options,
+    run_options)
 from ansible_collections.storage.replication.plugins.module_utils._ontap import OntapClient
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
 from ansible_collections.storage.replication.plugins.module_utils._snapmirror import ITEM_KEYS, Engine, build_items
@@ -482,12 +483,8 @@ def argument_spec() -> dict:
     spec.update({
         "source_cluster": {"type": "dict", "options": nested_connection_options("ONTAP")},
         "relationships": {"type": "list", "elements": "dict", "options": items},
-        "wait": {"type": "bool", "default": True},
-        "wait_timeout": {"type": "int", "default": 1800},
-        "poll_interval": {"type": "float", "default": 1.0},
-        "max_workers": {"type": "int", "default": 10},
-        "continue_on_error": {"type": "bool", "default": False},
     })
+    spec.update(run_options())
     return spec
 
 
