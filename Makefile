@@ -17,7 +17,7 @@ BUILD ?= $(CURDIR)/build
 TREE := $(BUILD)/ansible_collections/storage/replication
 COLLECTIONS := $(VENV)/collections
 LAB_DIR ?= $(CURDIR)/.lab
-LAB_TOPOLOGY ?= $(CURDIR)/tests/lab/topologies/default.yml
+LAB_TOPOLOGY ?=
 PIP_VERSIONS := 25.2 24.2 23.1.2
 ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
 PYTEST_ARGS ?=
@@ -26,7 +26,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export LAB_DIR
 export PATH := $(BIN):$(PATH)
-LAB := PYTHONPATH=$(CURDIR)/tests $(PY) -m lab --dir $(LAB_DIR)
+# the lab (lab/, a project of its own): its console script, installed into .venv by setup
+LAB := $(BIN)/storage-replication-lab --dir $(LAB_DIR)
 
 .PHONY: help setup tree test sanity units lint integration molecule docs-lint package test-compat demo bench chaos lab-up lab-down lab-status clean
 
@@ -35,16 +36,17 @@ help:
 	@echo "make test         sanity, unit tests, ansible-lint, integration tests, molecule"
 	@echo "make setup        create .venv/ with the pinned toolchain (every target runs it first)"
 	@echo "make sanity | units | lint | integration | molecule | bench | chaos"
-	@echo "make lab-up | lab-down | lab-status   (LAB_TOPOLOGY=..., LAB_DIR=...)"
+	@echo "make lab-up | lab-down | lab-status   (LAB_TOPOLOGY=..., LAB_DIR=...; the lab alone: pip install ./lab)"
 
 setup: $(STAMP) $(COLLECTIONS)/ansible_collections/storage/replication
 
-$(STAMP): requirements-dev.txt tools/get_pip_standin.py
+$(STAMP): requirements-dev.txt tools/get_pip_standin.py lab/pyproject.toml
 	@test -n "$(PYTHON_BOOT)" || { echo "no python3 found" >&2; exit 1; }
 	@echo "== setup: $(VENV) with $$($(PYTHON_BOOT) --version)"
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -e ./lab
 	@mkdir -p $(ANSIBLE_TEST_CACHE)/pip-wheels
 	@for v in $(PIP_VERSIONS); do \
 	  ls $(ANSIBLE_TEST_CACHE)/pip-wheels/pip-$$v-*.whl >/dev/null 2>&1 || \
@@ -79,7 +81,7 @@ sanity: tree
 
 units: setup
 	@echo "== unit tests"
-	PYTHONPATH=$(COLLECTIONS):$(CURDIR)/tests $(PY) -m pytest tests/unit -p no:cacheprovider -q \
+	PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest tests/unit -p no:cacheprovider -q \
 	  -n 2 --dist loadfile --timeout 600 $(PYTEST_ARGS)
 
 lint: setup
@@ -116,15 +118,15 @@ test-compat: tree
 	  echo "== compat: ansible-core $$core on $$($$interp --version)"; \
 	  test -x $$venv/bin/python || $$interp -m venv $$venv; \
 	  grep -E '^($(COMPAT_PINS))==' requirements-dev.txt > $$venv/pins.txt; \
-	  $$venv/bin/python -m pip install --quiet ansible-core==$$core -r $$venv/pins.txt || exit 1; \
+	  $$venv/bin/python -m pip install --quiet ansible-core==$$core -r $$venv/pins.txt -e ./lab || exit 1; \
 	  (cd $(TREE) && $$venv/bin/ansible-test sanity --python $$py --color no) || exit 1; \
-	  PYTHONPATH=$(COLLECTIONS):$(CURDIR)/tests $$venv/bin/python -m pytest tests/unit/plugins tests/unit/roles \
+	  PYTHONPATH=$(COLLECTIONS) $$venv/bin/python -m pytest tests/unit/plugins tests/unit/roles \
 	    -p no:cacheprovider -q -n 2 --dist loadfile --timeout 600 || exit 1; \
 	done
 
 # ---------------------------------------------------------------------------- the lab
 lab-up: setup
-	@$(LAB) up --topology $(LAB_TOPOLOGY)
+	@$(LAB) up $(if $(LAB_TOPOLOGY),--topology $(LAB_TOPOLOGY))
 
 lab-down: setup
 	@$(LAB) down

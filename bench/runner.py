@@ -12,10 +12,9 @@ import tempfile
 import time
 import typing as t
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests"))
+from storage_replication_lab.client import LabClient, LabProcess
 
-from lab.client import LabClient, LabProcess  # noqa: E402  pylint: disable=wrong-import-position
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Bench:

@@ -3,6 +3,8 @@
 ansible-test refuses a symlinked collection, so the tests run from a copy made
 of the files git knows about (tracked, plus untracked files that are not
 ignored). Files that disappeared from the working tree disappear from the copy.
+The lab (``lab/``) is a Python project of its own, not part of the collection:
+it is left out, as ``galaxy.yml`` leaves it out of the tarball.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import shutil
 import subprocess
 import sys
 
+# top-level directories of the checkout that are not part of the collection
+NOT_COLLECTION = ("lab",)
+
 
 def main(dest_root: str) -> int:
     top = subprocess.run(["git", "rev-parse", "--show-toplevel"], check=True, capture_output=True,
                          text=True).stdout.strip()
     listed = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"], cwd=top, check=True,
                             capture_output=True).stdout.decode().split("\0")
-    files = sorted({f for f in listed if f and os.path.isfile(os.path.join(top, f))})
+    files = sorted({f for f in listed if f and os.path.isfile(os.path.join(top, f))
+                    and f.split("/", 1)[0] not in NOT_COLLECTION})
     dest = os.path.join(dest_root, "ansible_collections", "storage", "replication")
     os.makedirs(dest, exist_ok=True)
     wanted = set(files)

@@ -4,10 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 export LAB_DIR="${DEMO_LAB_DIR:-$PWD/.lab/demo}"
-lab() { PYTHONPATH="$PWD/tests" .venv/bin/python -m lab --dir "$LAB_DIR" "$@"; }
+lab() { .venv/bin/storage-replication-lab --dir "$LAB_DIR" "$@"; }
 lab down >/dev/null
 trap 'lab down >/dev/null' EXIT
-lab up --topology "${LAB_TOPOLOGY:-$PWD/tests/lab/topologies/default.yml}" || exit 1
+lab up || exit 1  # $LAB_TOPOLOGY, else the lab's default topology
 echo "== the lab's arrays"
 lab status
 echo "== DR cycle: setup, writes, planned failover, writes at DR, failback, verify"

@@ -1,7 +1,8 @@
 """Build the collection tarball and prove it installs and documents itself.
 
 1. ``ansible-galaxy collection build`` into <out>;
-2. the tarball holds none of the local state (.venv, .lab, .ansible, build trees, caches, results);
+2. the tarball holds none of the local state (.venv, .lab, .ansible, build trees, caches, results), nor the lab
+   (``lab/``, a Python project of its own);
 3. galaxy-importer accepts it;
 4. installed into an empty collections path, ``ansible-doc`` renders every plugin of it.
 """
@@ -18,7 +19,7 @@ import sys
 import tarfile
 import tempfile
 
-FORBIDDEN = re.compile(r"^(\.venv|\.lab|\.ansible|\.ci|\.cache|\.pytest_cache|build|collections|tests/output)(/|$)"
+FORBIDDEN = re.compile(r"^(\.venv|\.lab|lab|\.ansible|\.ci|\.cache|\.pytest_cache|build|collections|tests/output)(/|$)"
                        r"|(^|/)__pycache__(/|$)|\.pyc$|^bench/results/(?!\.gitkeep$)|\.tar\.gz$")
 
 
@@ -40,7 +41,7 @@ def main(out: str) -> int:
         names = archive.getnames()
     leaked = [n for n in names if FORBIDDEN.search(n)]
     if leaked:
-        raise SystemExit(f"the tarball holds local state: {leaked[:20]}")
+        raise SystemExit(f"the tarball holds local state or the lab: {leaked[:20]}")
     print(f"built {os.path.basename(tarball)}: {len(names)} entries, {os.path.getsize(tarball) // 1024} KiB, no local state")
 
     imported = run([sys.executable, "-m", "galaxy_importer.main", tarball], cwd=out)

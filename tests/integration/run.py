@@ -15,11 +15,7 @@ import sys
 import time
 
 import yaml
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-
-from lab.client import LabProcess  # noqa: E402  pylint: disable=wrong-import-position
+from storage_replication_lab.client import LabProcess
 
 
 def targets(tree: str, wanted: list[str]) -> list[str]:

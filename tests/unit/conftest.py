@@ -10,17 +10,10 @@ import contextlib
 import importlib
 import io
 import json
-import os
-import sys
 import typing as t
 
 import pytest
-
-TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
-
-from lab.client import LabClient, LabProcess  # noqa: E402  pylint: disable=wrong-import-position
+from storage_replication_lab.client import LabClient, LabProcess
 
 MODULES = "ansible_collections.storage.replication.plugins.modules"
 

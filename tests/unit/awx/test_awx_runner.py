@@ -32,14 +32,11 @@ import typing as t
 import pytest
 import yaml
 
+from storage_replication_lab.client import LabClient, LabProcess
+
 ansible_runner = pytest.importorskip("ansible_runner")
 
-TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
-
 from awx_model import REPO, inject_credential, inventory_script, load_credential_type, private_data_dir  # noqa: E402  pylint: disable=wrong-import-position
-from lab.client import LabClient, LabProcess  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.dirname(sys.executable)
 HOST_EXTRAS = {"namespace": "replication_namespace", "storage_device_id": "replication_storage_device_id"}

@@ -12,7 +12,7 @@ import typing as t
 import pytest
 import requests
 
-from lab.client import LabError
+from storage_replication_lab.client import LabError
 
 LAB_TOPOLOGY = {
     "lab": {"block_size": "64KiB", "bandwidth": "1GiB", "per_transfer_rate": "256MiB", "local_bandwidth": "1GiB",

@@ -1,4 +1,8 @@
-"""``python -m lab up|status|down`` (what ``make lab-up``/``lab-status``/``lab-down`` run), in a directory of its own."""
+"""``storage-replication-lab up|status|down`` (what ``make lab-up``/``lab-status``/``lab-down`` run), in a directory of its own.
+
+The console script and ``python -m storage_replication_lab`` are one program; most tests run the latter
+(the interpreter of the tests), one runs the console script next to it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import requests
 import yaml
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts lab processes through /proc")
-TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "storage-replication-lab")
 TOPOLOGY = {
     "arrays": {
         "ontap-a": {"vendor": "ontap", "svms": [{"name": "svm_a", "volumes": [{"name": "vol1", "size": "64MiB"}]}]},
@@ -24,7 +28,6 @@ TOPOLOGY = {
 
 def lab_cli(state_dir: str, *args: str, timeout: float = 90, dir_first: bool = False) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = TESTS
     env.pop("LAB_DIR", None)
     env.pop("LAB_TOPOLOGY", None)
     # a proxy in the environment must not be used for the loopback health check
@@ -32,7 +35,7 @@ def lab_cli(state_dir: str, *args: str, timeout: float = 90, dir_first: bool = F
     env.pop("no_proxy", None)
     env.pop("NO_PROXY", None)
     argv = ["--dir", state_dir, *args] if dir_first else [*args, "--dir", state_dir]
-    return subprocess.run([sys.executable, "-m", "lab", *argv],
+    return subprocess.run([sys.executable, "-m", "storage_replication_lab", *argv],
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
@@ -47,7 +50,7 @@ def serving(state_dir: str) -> list[int]:
                 argv = handle.read().split(b"\0")
         except OSError:
             continue
-        if b"lab" in argv and b"serve" in argv and state_dir.encode() in argv:
+        if b"storage_replication_lab" in argv and b"serve" in argv and state_dir.encode() in argv:
             pids.append(int(entry))
     return pids
 
@@ -133,3 +136,21 @@ def test_up_fails_cleanly_on_a_bad_topology(state_dir, tmp_path):
     assert not os.path.exists(os.path.join(state_dir, "endpoints.json"))
     with open(os.path.join(state_dir, "lab.log"), encoding="utf-8") as handle:
         assert "vendor must be ontap, vsp or smis" in handle.read()
+
+
+@pytest.mark.skipif(not os.path.exists(SCRIPT), reason="the lab is not installed next to this interpreter")
+def test_console_script_is_the_module(state_dir, tmp_path):
+    """``storage-replication-lab`` runs the same program: it lists the vendors and stops a lab ``-m`` started."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LAB_DIR", "LAB_TOPOLOGY", "PYTHONPATH")}
+    script = subprocess.run([SCRIPT, "vendors"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    module = lab_cli(state_dir, "vendors")
+    assert script.returncode == 0 and script.stdout == module.stdout
+    assert [line.split()[0] for line in script.stdout.splitlines() if not line.startswith(" ")] == ["ontap", "vsp", "smis"]
+    assert lab_cli(state_dir, "up", "--topology", str(tmp_path / "topology.yml")).returncode == 0
+    status = subprocess.run([SCRIPT, "status", "--dir", state_dir], capture_output=True, text=True, env=env,
+                            timeout=60, check=False)
+    assert status.returncode == 0 and "ontap-a" in status.stdout
+    down = subprocess.run([SCRIPT, "--dir", state_dir, "down"], capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+    assert down.returncode == 0 and "lab stopped" in down.stdout
+    assert serving(state_dir) == []

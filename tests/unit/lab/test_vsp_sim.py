@@ -12,9 +12,9 @@ import typing as t
 import pytest
 import requests
 
-from lab import vsp as vsp_sim
-from lab.server import Lab
-from lab.topology import Topology
+from storage_replication_lab import vsp as vsp_sim
+from storage_replication_lab.server import Lab
+from storage_replication_lab.topology import Topology
 
 BLOCK = 64 * 1024
 DATA_BLOCKS = 32

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lab.client import LabError
+from storage_replication_lab.client import LabError
 
 BLOCK = 64 * 1024
 LAB_TOPOLOGY = {

@@ -1,8 +1,10 @@
-"""Command line of the lab: ``python -m lab {up,down,status,serve}``.
+"""Command line of the lab: ``storage-replication-lab {up,down,status,serve,vendors}``.
 
-``up`` starts the lab in the background (once: a running lab is left alone) and
-returns when ``<dir>/endpoints.json`` is written; ``down`` stops it and succeeds
-when nothing runs; ``serve`` runs it in the foreground.
+The same program runs as ``python -m storage_replication_lab``. ``up`` starts the
+lab in the background (once: a running lab is left alone) and returns when
+``<dir>/endpoints.json`` is written; ``down`` stops it and succeeds when nothing
+runs; ``status`` lists the running lab's arrays; ``serve`` runs it in the
+foreground; ``vendors`` lists the simulators a topology can use.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import urllib.error
 import urllib.request
 
 from .server import Lab
+from .simulators import SIMULATORS
 from .topology import DEFAULT, Topology
 
 ENDPOINTS = "endpoints.json"
 PIDFILE = "lab.pid"
+PACKAGE = __package__ or "storage_replication_lab"
+PROGRAM = "storage-replication-lab"  # the console script; ``python -m storage_replication_lab`` is the same
 
 
 def _serves(pid: int, state_dir: str) -> bool:
@@ -35,7 +40,7 @@ def _serves(pid: int, state_dir: str) -> bool:
         return not os.path.isdir("/proc")  # no /proc: trust the pid file
     except OSError:
         return True
-    if "lab" not in argv or "serve" not in argv:
+    if "serve" not in argv or not any(os.path.basename(arg) in (PACKAGE, PROGRAM) for arg in argv):
         return False
     try:
         cwd = os.readlink(f"/proc/{pid}/cwd")
@@ -125,13 +130,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         os.unlink(os.path.join(args.dir, ENDPOINTS))
     except FileNotFoundError:
         pass
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                    env.get("PYTHONPATH", "")) if p)
     with open(os.path.join(args.dir, "lab.log"), "ab") as log:
         proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "lab", "serve", "--topology", args.topology, "--dir", args.dir],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            [sys.executable, "-m", PACKAGE, "serve", "--topology", args.topology, "--dir", args.dir],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -200,8 +202,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 1
     with open(os.path.join(args.dir, ENDPOINTS), encoding="utf-8") as handle:
         data = json.load(handle)
+    width = max(6, *(len(vendor) + 1 for vendor in SIMULATORS))
     for name, info in sorted(data["arrays"].items()):
-        print(f"{name:12} {info['vendor']:6} {info['url']}")
+        print(f"{name:12} {info['vendor']:{width}} {info['url']}")
+    return 0
+
+
+def cmd_vendors(_args: argparse.Namespace) -> int:
+    """The simulators a topology's ``vendor:`` can name, with their default settings."""
+    for vendor, sim in SIMULATORS.items():
+        print(f"{vendor:8} {sim.protocol}")
+        if sim.settings:
+            print(" " * 9 + "settings: " + ", ".join(f"{k}={v!r}" for k, v in sim.settings.items()))
     return 0
 
 
@@ -214,12 +226,13 @@ def _options(parser: argparse.ArgumentParser, suffix: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    # the options are taken before the command too (``python -m lab --dir .lab up``, as the Makefile has it)
+    # the options are taken before the command too (``storage-replication-lab --dir .lab up``, as the Makefile has it)
     _options(parser, "_before")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in (("serve", cmd_serve), ("up", cmd_up), ("down", cmd_down), ("status", cmd_status)):
+    for name, func in (("serve", cmd_serve), ("up", cmd_up), ("down", cmd_down), ("status", cmd_status),
+                       ("vendors", cmd_vendors)):
         one = sub.add_parser(name)
         _options(one)
         one.set_defaults(func=func)

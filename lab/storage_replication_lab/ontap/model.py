@@ -19,7 +19,7 @@ from .body import OntapError, not_found
 from .query import iso_duration, timestamp
 
 if t.TYPE_CHECKING:  # pragma: no cover
-    from . import Cluster
+    from .cluster import Cluster
 
 E_DUPLICATE = "1"
 E_INVALID = "2"

@@ -243,13 +243,16 @@ import zlib
 from aiohttp import web
 
 from ..fabric import parse_size
-from ..server import HOST, ArrayBase
+from ..simulators import SIMULATORS
+from ..array import HOST, ArrayBase
 from ..topology import expand_items
 from . import cimxml, schema
 from .cimxml import CIM_ERR_FAILED, CIM_ERR_INVALID_NAMESPACE, CIMFault
 from .model import Capabilities, Service, SVolume, System
 from .provider import MUTATING_INTRINSIC, Provider
-from .replication import Engine, GenericEngine, TpdEngine
+from .engine import Engine
+from .generic import GenericEngine
+from .tpd import TpdEngine
 
 LOG = logging.getLogger("lab.smis")
 REALM = "storage.replication lab WBEM server"
@@ -260,7 +263,7 @@ PROFILES: dict[str, dict[str, t.Any]] = {
 MUTATING_METHODS = ("createelementreplica", "modifyreplicasynchronization", "createreplica", "attachormodifyreplica",
                     "modifysynchronization", "requeststatechange", "modifylistsynchronization",
                     "createlistreplica", "creategroupreplica")
-SETTINGS = ("job_retention", "copy_rate", "wait_timeout")
+SETTINGS = SIMULATORS["smis"].settings  # the defaults, in the lab's simulator table
 
 
 class SmisArray(ArrayBase):
@@ -277,9 +280,9 @@ class SmisArray(ArrayBase):
         self.schema = schema.load(self.namespace, tuple(conf["mof"]))
         self.http_port = int(spec.get("http_port", 0))
         self.http_server: asyncio.AbstractServer | None = None
-        self.job_retention = float(spec.get("job_retention", 300))
-        self.copy_rate = parse_size(spec.get("copy_rate") or 0)
-        self.wait_timeout = float(spec.get("wait_timeout", 60))
+        self.job_retention = float(spec.get("job_retention", SETTINGS["job_retention"]))
+        self.copy_rate = parse_size(spec.get("copy_rate") or SETTINGS["copy_rate"])
+        self.wait_timeout = float(spec.get("wait_timeout", SETTINGS["wait_timeout"]))
         system_name = str(spec.get("system_name", name))
         self.serial = zlib.crc32(system_name.encode()) & 0xFFFFFFFF
         self.system = System(system_name, str(spec.get("element_name", name)))

@@ -8,6 +8,8 @@ import typing as t
 
 import yaml
 
+from .simulators import SIMULATORS, vendor_list
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = os.path.join(HERE, "topologies", "default.yml")
 
@@ -55,8 +57,8 @@ class Topology:
         self.arrays: dict[str, dict[str, t.Any]] = {}
         for name, spec in arrays.items():
             spec = copy.deepcopy(spec or {})
-            if spec.get("vendor") not in ("ontap", "vsp", "smis"):
-                raise TopologyError(f"array {name}: vendor must be ontap, vsp or smis")
+            if not isinstance(spec.get("vendor"), str) or spec["vendor"] not in SIMULATORS:
+                raise TopologyError(f"array {name}: vendor must be {vendor_list()}")
             self.arrays[str(name)] = spec
         self.links: list[dict[str, t.Any]] = []
         for link in data.get("links") or []:

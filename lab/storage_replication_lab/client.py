@@ -17,6 +17,10 @@ import typing as t
 import requests
 import yaml
 
+from .topology import DEFAULT
+
+PACKAGE = __package__ or "storage_replication_lab"
+
 
 class LabError(RuntimeError):
     pass
@@ -135,6 +139,10 @@ class LabClient:
     def reset_log(self) -> None:
         self._call("DELETE", "/log")
 
+    def vendors(self) -> dict[str, t.Any]:
+        """The lab's simulator table: vendor -> protocol, default settings."""
+        return self._call("GET", "/vendors")
+
     def wait_for(self, predicate: t.Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -154,19 +162,15 @@ class LabProcess:
             with open(path, "w", encoding="utf-8") as handle:
                 yaml.safe_dump(topology, handle)
             topology = path
-        here = os.path.dirname(os.path.abspath(__file__))
-        self.topology = topology or os.path.join(here, "topologies", "default.yml")
+        self.topology = topology or DEFAULT
         self.proc: subprocess.Popen[bytes] | None = None
         self.client: LabClient | None = None
 
     def start(self, timeout: float = 60.0) -> LabClient:
-        env = dict(os.environ)
-        tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [tests_dir, env.get("PYTHONPATH")]))
         log = open(os.path.join(self.state_dir, "lab.log"), "ab")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "lab", "serve", "--dir", self.state_dir, "--topology", self.topology],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
+            [sys.executable, "-m", PACKAGE, "serve", "--dir", self.state_dir, "--topology", self.topology],
+            stdout=log, stderr=subprocess.STDOUT)
         log.close()
         endpoints = os.path.join(self.state_dir, "endpoints.json")
         deadline = time.monotonic() + timeout

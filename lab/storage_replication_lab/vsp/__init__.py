@@ -109,7 +109,8 @@ import typing as t
 from aiohttp import web
 
 from ..fabric import parse_size
-from ..server import READ_METHODS, ArrayBase
+from ..array import READ_METHODS, ArrayBase
+from ..simulators import SIMULATORS
 from ..topology import expand_items
 from .model import E_BUSY, E_STORAGE, MAX_LDEV_ID, SSB, Job, Ldev, Pool, Session, VspError, storage_error
 from .shadowimage import ShadowImage
@@ -117,11 +118,7 @@ from .shadowimage import ShadowImage
 MODEL_PREFIX = {"VSP G900": "886000", "VSP F900": "886000", "VSP G700": "886000", "VSP G370": "886000",
                 "VSP 5000": "900000", "VSP 5500": "900000", "VSP E590": "934000", "VSP E790": "934000",
                 "VSP E990": "936000", "VSP E1090": "938000", "VSP G350": "882000"}
-SETTINGS: dict[str, t.Any] = {
-    "job_seconds": 0.05, "job_history": 3000, "serial_jobs": True, "max_sessions": 64, "alive_time_scale": 1.0,
-    "max_hold": 600.0, "pace_rate": None, "default_copy_pace": 3, "fail_copies": 0, "fail_copy_at": 0.5,
-    "invalid_state_reply": "412", "html_errors": False,
-}
+SETTINGS = SIMULATORS["vsp"].settings  # the defaults, in the lab's simulator table
 LOG = logging.getLogger("lab.vsp")
 
 
@@ -180,7 +177,7 @@ class Vsp(ArrayBase):
 
     # lab hooks -------------------------------------------------------------------------------
     def build_app(self) -> web.Application:
-        from .api import build_app  # pylint: disable=import-outside-toplevel
+        from .routes import build_app  # pylint: disable=import-outside-toplevel
         return build_app(self)
 
     def endpoint_extra(self) -> dict[str, t.Any]:
