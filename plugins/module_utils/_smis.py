@@ -18,6 +18,7 @@ import threading
 import typing as t
 
 from ._common import ReplicationError, base_url, tls_verify
+from ._rest import UnansweredWriteError
 
 try:
     import pywbem
@@ -273,8 +274,15 @@ class SmisClient:
                                          timeout=self.timeout, **self._tls)
             # requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override ca_path and validate_certs
             conn.session.trust_env = False
+            # pywbem drops the body of an HTTP error; keep it, it is the provider's own message
+            conn.session.hooks["response"].append(self._keep_error_body)
             self._local.conn = conn
         return conn
+
+    def _keep_error_body(self, response: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        if response.status_code >= 400 and response.status_code != 401:
+            text = (response.text or "").strip()
+            self._local.error_body = text[:300] if text and not text.startswith("<") else None
 
     def where(self) -> str:
         return f"the SMI-S provider of {self.system}" if self.system else f"the SMI-S provider at {self.url}"
@@ -282,11 +290,19 @@ class SmisClient:
     # transport ---------------------------------------------------------------------------------
     def call(self, what: str, operation: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Run one pywbem operation; its errors become clear ReplicationErrors."""
+        return self._send(what, False, operation, *args, **kwargs)
+
+    def _send(self, what: str, write: bool, operation: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
         with self._lock:
             self.sent += 1
         try:
             return getattr(self._connection(), operation)(*args, **kwargs)
         except pywbem.Error as exc:
+            if write and _unanswered(exc):
+                raise UnansweredWriteError(
+                    f"{what} sent to {self.url} got no answer ({_reason(exc)}); the provider may or may not have "
+                    "applied it. Rerun the task: it reads the provider's state first and continues from there"
+                ) from None
             raise self._error(what, exc) from None
 
     def _error(self, what: str, exc: Exception) -> ReplicationError:
@@ -318,9 +334,12 @@ class SmisClient:
             status = getattr(exc, "status", None)
             reason = getattr(exc, "reason", "") or ""
             cimerror = getattr(exc, "cimerror", None)
+            detail = (getattr(exc, "cimdetails", None) or {}).get("PGErrorDetail")
+            body, self._local.error_body = getattr(self._local, "error_body", None), None
+            said = detail or body
             return ReplicationError(f"{self.url} answered HTTP {status} {reason} while {what}"
-                                    + (f" (CIMError: {cimerror})" if cimerror else ""),
-                                    http_status=status, array_message=cimerror or reason)
+                                    + (f": {said}" if said else "") + (f" (CIMError: {cimerror})" if cimerror else ""),
+                                    http_status=status, array_message=said or cimerror or reason)
         if isinstance(exc, pywbem.CIMError):
             code = int(exc.status_code)
             name = exc.status_code_name
@@ -393,15 +412,19 @@ class SmisClient:
                               AssocClass="CIM_AffectedJobElement", ResultClass="CIM_StorageVolume"))
 
     # methods ------------------------------------------------------------------------------------
-    def invoke(self, what: str, target: t.Any, method: str, **params: t.Any) -> tuple[int, dict[str, t.Any]]:
-        """InvokeMethod with typed parameters (passed as Params, so no name clashes with pywbem's own)."""
-        rc, out = self.call(what, "InvokeMethod", method, target,
-                            Params=[(k, v) for k, v in params.items() if v is not None])
+    def invoke(self, what: str, target: t.Any, method: str, *, write: bool = True,
+               **params: t.Any) -> tuple[int, dict[str, t.Any]]:
+        """InvokeMethod with typed parameters (passed as Params, so no name clashes with pywbem's own).
+
+        A ``write`` (a method that changes something) that was sent but got no answer raises
+        UnansweredWriteError: only a fresh read can tell whether the provider applied it."""
+        rc, out = self._send(what, write, "InvokeMethod", method, target,
+                             Params=[(k, v) for k, v in params.items() if v is not None])
         return int(rc), dict(out or {})
 
     def _capability(self, what: str, caps: t.Any, method: str, **params: t.Any) -> tuple[int, dict[str, t.Any]] | None:
         try:
-            return self.invoke(what, caps, method, **params)
+            return self.invoke(what, caps, method, write=False, **params)
         except CimError as exc:
             if exc.status in UNAVAILABLE:
                 return None
@@ -451,7 +474,7 @@ class SmisClient:
         """The embedded CIM_Error instances of a failed job (GetErrors, else GetError); [] when unavailable."""
         for method, key in (("GetErrors", "Errors"), ("GetError", "Error")):
             try:
-                rc, out = self.invoke("reading the errors of a job", path, method)
+                rc, out = self.invoke("reading the errors of a job", path, method, write=False)
             except CimError as exc:
                 if exc.status in UNAVAILABLE + (CIM_ERR_NOT_FOUND,):
                     continue
@@ -491,6 +514,28 @@ class SmisClient:
                 "modify_operations": [{"value": int(o), "name": LEGACY_OPERATIONS.get(int(o), "vendor-specific")}
                                       for o in inst.get("SupportedModifyOperations") or []]})
         return out
+
+
+def _unanswered(exc: Exception) -> bool:
+    """Whether a request was sent and then got no answer (not refused, not stopped by TLS before sending)."""
+    if isinstance(exc, pywbem.TimeoutError):
+        return True
+    if not isinstance(exc, pywbem.ConnectionError):
+        return False
+    text = str(exc)
+    unsent = ("refused", "CERTIFICATE_VERIFY_FAILED", "CertificateError", "WRONG_VERSION_NUMBER",
+              "wrong version number", "record layer", "Name or service not known")
+    return not any(marker.lower() in text.lower() for marker in unsent)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, pywbem.TimeoutError):
+        return "timed out"
+    text = str(exc)
+    for marker in ("RemoteDisconnected", "Connection aborted", "Connection reset", "closed connection"):
+        if marker.lower() in text.lower():
+            return marker
+    return text[:200]
 
 
 def _ssl_reason(text: str) -> str:

@@ -86,7 +86,8 @@ options:
         are overwritten, which is what a resync is for (use O(restore) to copy them to the P-VOL instead). A
         pair suspended by a failure (PSUE) is resynchronized with a full copy.
       - V(split) makes the S-VOL a point-in-time copy (PSUS/SSUS). A new pair is split after its initial copy;
-        a pair still copying is waited for first; a PSUE pair is resynchronized, then split.
+        a pair still copying is waited for first, and split unless its copy ended split (as a pair created
+        with O(auto_split) does); a PSUE pair is resynchronized, then split.
       - Default V(paired), or V(split) with O(auto_split=true).
     type: str
     choices: [paired, split]
@@ -405,9 +406,12 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
     ReplicationError, check_run_options, finish_run, item_options, run_options)
+from ansible_collections.storage.replication.plugins.module_utils._engine import run_engine
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
-from ansible_collections.storage.replication.plugins.module_utils._shadowimage import ITEM_KEYS, Engine, build_items
-from ansible_collections.storage.replication.plugins.module_utils._vsp import VspClient, vsp_connection_options
+from ansible_collections.storage.replication.plugins.module_utils._shadowimage_driver import ShadowImageDriver
+from ansible_collections.storage.replication.plugins.module_utils._shadowimage_plan import ITEM_KEYS, build_items
+from ansible_collections.storage.replication.plugins.module_utils._vsp import (
+    ALIVE_TIME, VspClient, vsp_connection_options)
 
 
 def argument_spec() -> dict:
@@ -455,16 +459,15 @@ def main() -> None:
         check_run_options(params)
         # a job completes once its change is applied; it may queue behind other clients' jobs for a while
         client = VspClient(params, params["max_workers"], params["poll_interval"], max(params["wait_timeout"], 120))
-        engine = Engine(client, items, module.check_mode, params["wait"], params["wait_timeout"],
-                        params["poll_interval"])
-        engine.read()
-        results = engine.run(params["max_workers"], params["continue_on_error"])
+        # the polls also keep the session alive: never further apart than a third of its idle timeout
+        run = dict(params, poll_interval=min(params["poll_interval"], ALIVE_TIME / 3))
+        results = run_engine(module, ShadowImageDriver(client), items, run)
     except ReplicationError as exc:
         failure = exc
     finally:
         if client is not None:
             client.close()
-    sent = client.rest.sent if client is not None else 0
+    sent = client.rest.sent if client is not None else 0  # the session's close counts too
     if failure is not None:
         module.fail_json(msg=str(failure), requests_sent=sent, **failure.details)
     finish_run(module, results, bulk=bulk, list_key="pairs", object_key="pair", sent=sent, extras=("group", "svol"),

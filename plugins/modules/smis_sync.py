@@ -250,8 +250,12 @@ options:
 notes:
   - Needs the Python library C(pywbem) on the host that runs the module (the controller or the execution
     environment).
-  - Requests to the provider are sent one at a time over one connection; O(max_workers) bounds how many items
-    are worked on at once, and all waiting items are polled together with one enumeration per round.
+  - O(max_workers) bounds how many items are worked on at once, each worker over a connection of its own; all
+    waiting items are polled together with one enumeration per round.
+  - When a method that changes something (a create or a modify) gets no answer (a dropped connection or a
+    timeout after it was sent), the provider may or may not have applied it; the module then reads the
+    synchronization again and plans the rest of its work from what the provider really did (at most twice per
+    item, each time with a warning).
 seealso:
   - module: storage.replication.smis_sync_info
 """
@@ -447,8 +451,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.storage.replication.plugins.module_utils._common import (
     ReplicationError, check_run_options, connection_options, finish_run, item_options, nonempty_env_fallback,
     run_options)
+from ansible_collections.storage.replication.plugins.module_utils._engine import run_engine
 from ansible_collections.storage.replication.plugins.module_utils._smis import HAS_PYWBEM, SmisClient
-from ansible_collections.storage.replication.plugins.module_utils._smis_sync import ITEM_KEYS, Engine, build_items
+from ansible_collections.storage.replication.plugins.module_utils._smis_driver import SmisDriver
+from ansible_collections.storage.replication.plugins.module_utils._smis_plan import ITEM_KEYS, build_items
 
 
 def argument_spec() -> dict:
@@ -491,20 +497,18 @@ def main() -> None:
     if not HAS_PYWBEM:
         module.fail_json(msg=missing_required_lib("pywbem"))
     params = module.params
-    bulk = bool(params["synchronizations"])
     client = None
     try:
         items = build_items(params)
         check_run_options(params)
         client = SmisClient(params)
-        engine = Engine(client, items, module.check_mode, params["wait"], params["wait_timeout"],
-                        params["poll_interval"])
-        engine.read()
-        results = engine.run(params["max_workers"], params["continue_on_error"])
+        driver = SmisDriver(client, items, params["max_workers"])
+        results = run_engine(module, driver, items, params)
     except ReplicationError as exc:
         module.fail_json(msg=str(exc), requests_sent=client.sent if client else 0, **exc.details)
-    finish_run(module, results, bulk=bulk, list_key="synchronizations", object_key="synchronization",
-               sent=client.sent, id_keys=("source", "target"), warnings=engine.warnings, noun="synchronizations")
+    finish_run(module, results, bulk=bool(params["synchronizations"]), list_key=driver.list_key,
+               object_key=driver.object_key, sent=client.sent, id_keys=("source", "target"),
+               warnings=driver.warnings, noun=driver.noun)
 
 
 if __name__ == "__main__":

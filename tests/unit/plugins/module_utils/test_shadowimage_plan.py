@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.storage.replication.plugins.module_utils._common import ReplicationError
-from ansible_collections.storage.replication.plugins.module_utils._shadowimage import (
+from ansible_collections.storage.replication.plugins.module_utils._shadowimage_plan import (
     build_items, group_view, plan, plan_group, predict_pair, validate_item)
 from ansible_collections.storage.replication.plugins.module_utils._vsp import (
     job_operations, pair_facts, pair_history, pair_state, vsp_error)

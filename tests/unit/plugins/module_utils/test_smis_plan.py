@@ -10,7 +10,7 @@ import pywbem
 from ansible_collections.storage.replication.plugins.module_utils._common import ReplicationError
 from ansible_collections.storage.replication.plugins.module_utils._smis import (
     job_facts, legacy_sync_type, normalized_state, op_label, replication_type, sync_facts)
-from ansible_collections.storage.replication.plugins.module_utils._smis_sync import (
+from ansible_collections.storage.replication.plugins.module_utils._smis_plan import (
     build_items, final_state, plan, predict, validate_item)
 
 

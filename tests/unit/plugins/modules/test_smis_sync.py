@@ -234,6 +234,20 @@ def test_a_failed_copy_is_reported_with_the_arrays_message(lab, run_module, conn
     assert healed["actions"] == ["resync", "wait_synchronized"] and healed["synchronization"]["healthy"]
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_write_without_an_answer_is_read_back_and_the_run_continues(lab, run_module, conn, dropping, when):
+    # the provider drops the connection of a write, before or after applying it: first the create, then a fracture
+    base = conn(source="vol7", target=f"vol7_{when}")
+    name = f"vol7 -> vol7_{when} again"
+    made = dropping("smis-b", when, "smis_sync", base, name)
+    assert made["synchronization"]["state"] == "synchronized"
+    src, tgt = made["synchronization"]["source_device_id"], made["synchronization"]["target_device_id"]
+    assert digest(lab, "smis-b", tgt) == digest(lab, "smis-b", src)
+    fractured = dropping("smis-b", when, "smis_sync", dict(base, sync_state="fractured"), name)
+    assert fractured["synchronization"]["state"] == "fractured"
+    assert lab.volume("smis-b", tgt)["host_access"] == "rw"
+
+
 # bulk --------------------------------------------------------------------------------------------------
 def test_bulk_reports_per_item_in_input_order_and_a_converged_rerun_costs_two_requests(lab, run_module, conn):
     items = [{"source": "vol7", "target": "vol7_m"},
