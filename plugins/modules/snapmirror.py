@@ -40,6 +40,8 @@ options:
       - Source of the relationship as C(<svm>:<volume>), naming the SVM by its local peer alias on the
         destination cluster.
       - Required unless O(state=absent) or O(relationships) is used.
+      - An existing relationship of O(destination_path) from another source fails the task before anything is
+        sent; delete it first (O(state=absent)) to replicate the destination from another source.
     type: str
   destination_path:
     description:
@@ -421,9 +423,45 @@ relationships:
       C(changed), C(actions), C(relationship) (facts as above), and C(failed) with C(msg) (plus the
       array's C(array_message), C(array_code) and the item's C(current) state) for a failed item, or
       C(skipped) for an item not run.
+    - The other keys below (C(common_snapshot), C(released), ...) appear in an item's result as they do at the
+      top level of a single relationship's.
   returned: when O(relationships) is used
   type: list
   elements: dict
+common_snapshot:
+  description: The newest common snapshot a reverse rolled the new destination back to (or would have, in a refusal).
+  returned: after a reverse, and when a resync or reverse was refused
+  type: str
+discarded_bytes:
+  description:
+    - Bytes written since the common snapshot that a resync or reverse would discard (V(unknown) when the cluster
+      cannot tell). The task was refused; set O(allow_data_loss) to proceed.
+  returned: when a resync or reverse was refused to keep data
+  type: raw
+released:
+  description: Whether the source side was released (O(state=absent)); V(false) while the source cluster is down.
+  returned: when a relationship was deleted or a source-side leftover released
+  type: bool
+rebaselined:
+  description: The reverse re-baselined in full into an empty new destination (O(allow_full_baseline)).
+  returned: after a full re-baseline
+  type: bool
+junction_path:
+  description: The junction path the destination volume was mounted at.
+  returned: after a mount
+  type: str
+destination_volume_created:
+  description: The module created the destination volume itself (on the aggregates asked for).
+  returned: when it did
+  type: bool
+destination_grown_to:
+  description: The size in bytes the destination volume was grown to, to match its source.
+  returned: when it was grown
+  type: int
+note:
+  description: Why a broken-off relationship was left as it is (O(resync_broken=false)).
+  returned: when that happened
+  type: str
 summary:
   description: Counts of items by outcome (C(total), C(changed), C(ok), C(failed), C(skipped)).
   returned: when O(relationships) is used
@@ -443,9 +481,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.storage.replication.plugins.module_utils._common import (
     ReplicationError, check_run_options, connection_options, finish_run, item_options, nested_connection_options,
     run_options)
-from ansible_collections.storage.replication.plugins.module_utils._ontap import OntapClient
+from ansible_collections.storage.replication.plugins.module_utils._engine import run_engine
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
-from ansible_collections.storage.replication.plugins.module_utils._snapmirror import ITEM_KEYS, Engine, build_items
+from ansible_collections.storage.replication.plugins.module_utils._snapmirror_driver import (
+    SnapMirrorDriver, open_clients)
+from ansible_collections.storage.replication.plugins.module_utils._snapmirror_plan import ITEM_KEYS, build_items
 
 
 def argument_spec() -> dict:
@@ -500,24 +540,19 @@ def main() -> None:
     try:
         items = build_items(params)
         check_run_options(params)
-        dst = OntapClient(params, "destination cluster", params["max_workers"], poll_interval=params["poll_interval"])
-        clients.append(dst)
-        src = None
-        if params["source_cluster"]:
-            src = OntapClient(params["source_cluster"], "source cluster", params["max_workers"],
-                              poll_interval=params["poll_interval"])
-            clients.append(src)
-        engine = Engine(dst, src, items, module.check_mode, params["wait"], params["wait_timeout"],
-                        params["poll_interval"])
-        engine.read()
-        results = engine.run(params["max_workers"], params["continue_on_error"])
+        clients = open_clients(params)
+        driver = SnapMirrorDriver(clients[0], clients[1] if len(clients) > 1 else None, params["max_workers"])
+        results = run_engine(module, driver, items, params)
     except ReplicationError as exc:
         module.fail_json(msg=str(exc), requests_sent=sum(c.rest.sent for c in clients), **exc.details)
-    finish_run(module, results, bulk=bool(params["relationships"]), list_key="relationships",
-               object_key="relationship", item_key="destination_path", sent=sum(c.rest.sent for c in clients),
+    finally:
+        for client in clients:
+            client.rest.close()
+    finish_run(module, results, bulk=bool(params["relationships"]), list_key=driver.list_key,
+               object_key=driver.object_key, item_key=driver.item_key, sent=sum(c.rest.sent for c in clients),
                extras=("common_snapshot", "released", "rebaselined", "junction_path", "destination_volume_created",
                        "destination_grown_to", "note"),
-               id_keys=("source_path",), warnings=engine.warnings, noun="relationships")
+               id_keys=("source_path",), warnings=driver.warnings, noun=driver.noun)
 
 
 if __name__ == "__main__":

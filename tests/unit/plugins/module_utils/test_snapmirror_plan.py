@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.storage.replication.plugins.module_utils._common import ReplicationError
-from ansible_collections.storage.replication.plugins.module_utils._snapmirror import plan, validate_item
+from ansible_collections.storage.replication.plugins.module_utils._snapmirror_plan import (
+    Guard, Observed, plan, plan_observed, validate_item)
 
 
 def item(**kw):
@@ -115,3 +116,36 @@ def test_reverse_needs_to_be_asked_for():
 def test_bad_items_fail_validation(bad, message):
     with pytest.raises(ReplicationError, match=message):
         validate_item(item(**bad))
+
+
+def test_a_resync_of_a_broken_relationship_names_what_it_overwrites():
+    broken = rel("broken_off", exported_snapshot="s1")
+    actions = plan_observed(item(), Observed(current=broken, guard=Guard(volume={"uuid": "v"}, discarded_bytes=7)))
+    assert actions == ["resync", "wait_active"]
+    assert (actions[0].at_stake, actions[0].args["verb"]) == (7, "resync") and "s1" in actions[0].overwrites
+    with pytest.raises(ReplicationError, match="cannot tell"):
+        plan_observed(item(), Observed(current=broken, guard=Guard()))
+    with pytest.raises(ReplicationError, match="is gone"):
+        plan_observed(item(), Observed(current=broken, guard=Guard(volume={"uuid": "v"})))
+    assert plan_observed(item(allow_data_loss=True), Observed(current=broken)) == ["resync", "wait_active"]
+
+
+def test_a_reverse_without_a_common_snapshot_rebaselines_only_when_allowed():
+    opposite = rel("broken_off", source_path="svm_b:v1", destination_path="svm_a:v1")
+    volume = {"uuid": "v", "size": 4, "aggregates": [{"name": "aggr1"}], "nas": {"path": "/v1"}}
+    none = Observed(opposite=opposite, guard=Guard(volume=volume))
+    with pytest.raises(ReplicationError, match="no common snapshot"):
+        plan_observed(item(reverse=True), none)
+    rebaseline = plan_observed(item(reverse=True, allow_full_baseline=True), none)
+    assert rebaseline == ["rebaseline", "wait_active"] and rebaseline[0].args["unmount"] is True
+    common = Observed(opposite=opposite, guard=Guard(volume=volume, common_snapshot="s1", discarded_bytes=0))
+    reverse = plan_observed(item(reverse=True), common)
+    assert reverse == ["reverse", "wait_active"] and reverse[0].at_stake == 0
+    assert reverse[0].args["common_snapshot"] == "s1"
+    with pytest.raises(ReplicationError, match="a volume of the pair is missing"):
+        plan_observed(item(reverse=True), Observed(opposite=opposite, guard=Guard(missing=True)))
+
+
+def test_a_relationship_from_another_source_is_refused():
+    with pytest.raises(ReplicationError, match="replicates from svm_a:v2"):
+        plan(item(), rel(source_path="svm_a:v2"))
