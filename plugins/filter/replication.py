@@ -1,50 +1,65 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters the roles use to turn replication sets into module items."""
+"""Filters the roles use to turn replication sets into module items.
+
+Everything vendor-specific is reached through the registry (plugin_utils/_vendors.py):
+the filters of ``_sets`` dispatch on the set's vendor. The ONTAP failback filters work
+on SnapMirror relationships only and come from the ONTAP set logic itself.
+"""
 
 from __future__ import annotations
 
+import typing as t
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.storage.replication.plugins.module_utils._sets import (
-    SetError, array_connection, candidates, choose_target, failback_items, failback_remaining, failback_step_items,
-    failback_target, fence_waves, fill_states, items, lab_volume_pairs, module_items, report_lines, report_rows, report_summary,
-    rpo_violations, set_target_pairs, set_targets, stale_reverses, status_rows)
+from ansible_collections.storage.replication.plugins.plugin_utils import _ontap_sets as ontap
+from ansible_collections.storage.replication.plugins.plugin_utils import _set_base as base
+from ansible_collections.storage.replication.plugins.plugin_utils import _sets as sets
 
 
-def _wrap(func):  # type: ignore[no-untyped-def]
-    def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+def _wrap(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
         try:
             return func(*args, **kwargs)
-        except SetError as exc:
+        except base.SetError as exc:
             raise AnsibleFilterError(str(exc)) from exc
     call.__name__ = func.__name__
     call.__doc__ = func.__doc__
     return call
 
 
+FILTERS: dict[str, t.Callable[..., t.Any]] = {
+    "replication_vendor": sets.vendor_info,
+    "replication_connection": sets.array_connection,
+    "replication_connections": sets.connections,
+    "replication_array_name": sets.array_names,
+    "replication_targets": base.set_targets,
+    "replication_set_target_pairs": sets.set_target_pairs,
+    "replication_items": sets.items,
+    "replication_module_items": base.module_items,
+    "replication_waves": base.fence_waves,
+    "replication_candidates": sets.candidates,
+    "replication_choose_target": sets.choose_target,
+    "replication_rpo_violations": sets.rpo_violations,
+    "replication_failover_waves": sets.failover_waves,
+    "replication_fill_states": sets.fill_states,
+    "replication_report_rows": sets.report_rows,
+    "replication_missing_rows": sets.missing_rows,
+    "replication_failback_rows": sets.failback_rows,
+    "replication_report_summary": sets.report_summary,
+    "replication_report_lines": sets.report_lines,
+    "replication_failback_items": sets.failback_items,
+    "replication_status_rows": sets.status_rows,
+    "replication_lab_volume_pairs": sets.lab_volume_pairs,
+    "replication_failback_step_items": ontap.failback_step_items,
+    "replication_failback_target": ontap.failback_target,
+    "replication_failback_remaining": ontap.failback_remaining,
+    "replication_stale_reverses": ontap.stale_reverses,
+}
+
+
 class FilterModule:
-    def filters(self):  # type: ignore[no-untyped-def]
-        return {
-            "replication_connection": _wrap(array_connection),
-            "replication_targets": _wrap(set_targets),
-            "replication_set_target_pairs": _wrap(set_target_pairs),
-            "replication_items": _wrap(items),
-            "replication_module_items": _wrap(module_items),
-            "replication_waves": _wrap(fence_waves),
-            "replication_candidates": _wrap(candidates),
-            "replication_choose_target": _wrap(choose_target),
-            "replication_rpo_violations": _wrap(rpo_violations),
-            "replication_fill_states": _wrap(fill_states),
-            "replication_report_rows": _wrap(report_rows),
-            "replication_report_summary": _wrap(report_summary),
-            "replication_report_lines": _wrap(report_lines),
-            "replication_failback_items": _wrap(failback_items),
-            "replication_failback_step_items": _wrap(failback_step_items),
-            "replication_failback_target": _wrap(failback_target),
-            "replication_failback_remaining": _wrap(failback_remaining),
-            "replication_stale_reverses": _wrap(stale_reverses),
-            "replication_status_rows": _wrap(status_rows),
-            "replication_lab_volume_pairs": _wrap(lab_volume_pairs),
-        }
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {name: _wrap(func) for name, func in FILTERS.items()}

@@ -18,7 +18,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ansible_collections.storage.replication.plugins.module_utils._common import connection_options, tls_verify
-from ansible_collections.storage.replication.plugins.module_utils._sets import ENV_KEYS, ENV_PREFIX, array_connection
+from ansible_collections.storage.replication.plugins.plugin_utils._sets import ENV_KEYS, array_connection
+from ansible_collections.storage.replication.plugins.plugin_utils._vendors import ENV_PREFIX
 from awx_model import REPO, credential_type_errors, credential_type_vendors, inject_credential, load_credential_type
 
 VENDORS = credential_type_vendors()

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.storage.replication.plugins.module_utils._sets import (
-    SetError, array_connection, choose_target, failback_needs, failback_phase, failback_remaining,
-    failback_step_items, fence_waves, lab_volume_pairs, module_items, ontap_failback_items, ontap_items,
-    ontap_set_relationships, report_rows, report_summary, rpo_violations, stale_reverses, status_rows,
-    volume_entries, vsp_candidates)
+from ansible_collections.storage.replication.plugins.plugin_utils._ontap_sets import (
+    failback_needs, failback_phase, failback_remaining, failback_step_items, stale_reverses)
+from ansible_collections.storage.replication.plugins.plugin_utils._set_base import (
+    SetError, fence_waves, module_items, volume_entries)
+from ansible_collections.storage.replication.plugins.plugin_utils._sets import (
+    array_connection, array_names, candidates, choose_target, connections, failback_items, failback_rows,
+    failover_waves, items, lab_volume_pairs, missing_rows, report_lines, report_rows,
+    report_summary, rpo_violations, status_rows)
+from ansible_collections.storage.replication.plugins.plugin_utils._vendors import VENDORS
+
+ONTAP = VENDORS["ontap"].sets
 
 HOSTVARS = {"dr": {"replication_endpoint": "https://dr:443", "replication_username": "u",
                    "replication_password": "p", "replication_ca_path": "/ca.pem", "other": 1}}
@@ -45,18 +51,18 @@ def test_volume_entries_follow_fence_order_names_and_excludes():
 
 
 def test_waves_fence_in_order_and_unfence_in_reverse():
-    items = ontap_items(SET)
-    assert [[i["volume"] for i in w] for w in fence_waves(items)] == [["v2"], ["v1", "v3"]]
-    assert [[i["volume"] for i in w] for w in fence_waves(items, reverse=True)] == [["v1", "v3"], ["v2"]]
-    assert module_items(items)[0] == {"source_path": "svm_a:v2", "destination_path": "svm_b:v2_dr"}
+    ontap_items = items(SET)
+    assert [[i["volume"] for i in w] for w in fence_waves(ontap_items)] == [["v2"], ["v1", "v3"]]
+    assert [[i["volume"] for i in w] for w in fence_waves(ontap_items, reverse=True)] == [["v1", "v3"], ["v2"]]
+    assert module_items(ontap_items)[0] == {"source_path": "svm_a:v2", "destination_path": "svm_b:v2_dr"}
 
 
 def test_failover_items_come_from_the_dr_side():
     rels = [rel("svm_a:v1", "svm_b:v1_dr"), rel("svm_a:v2", "svm_b:v2_dr", lag=99), rel("other:x", "svm_b:x")]
-    explicit = ontap_set_relationships(SET, rels)
+    explicit = ONTAP.set_facts(SET, rels)
     assert [i["destination_path"] for i in explicit] == ["svm_b:v2_dr", "svm_b:v1_dr", "svm_b:v3_dr"]
     assert explicit[2]["facts"] is None and explicit[0]["junction_path"] == "/v2_dr"
-    discovered = ontap_set_relationships(dict(SET, volumes="all", target_name_suffix=""), rels)
+    discovered = ONTAP.set_facts(dict(SET, volumes="all", target_name_suffix=""), rels)
     assert [i["destination_path"] for i in discovered] == ["svm_b:v2_dr", "svm_b:v1_dr"]
 
 
@@ -103,7 +109,7 @@ def test_each_failback_step_takes_exactly_the_items_in_its_entry_phase():
 def test_failback_items_and_their_steps():
     forward = [rel("svm_a:v1", "svm_b:v1_dr", "broken_off"), rel("svm_a:v3", "svm_b:v3_dr", "snapmirrored")]
     reverse = [rel("svm_b:v2_dr", "svm_a:v2", "snapmirrored")]
-    items = ontap_failback_items(SET, forward, reverse)
+    items = failback_items(SET, forward, reverse)
     assert {i["source_path"]: i["phase"] for i in items} == {"svm_a:v1": "failed_over", "svm_a:v2": "reversed",
                                                              "svm_a:v3": "home"}
     assert module_items(failback_step_items(items, "reverse")) == [
@@ -159,8 +165,6 @@ def test_credentials_missing_from_the_inventory_come_from_the_vendor_environment
 
 
 def test_smis_items_match_synchronizations_by_name_or_device_id():
-    from ansible_collections.storage.replication.plugins.module_utils._sets import failback_items, items
-
     rset = {"name": "o", "vendor": "smis", "source": "smis-b", "target": "smis-b",
             "volumes": [{"name": "201", "target_name": "251"}, "vol2"], "target_name_suffix": "_m"}
     assert [(i["source"], i["target"], i["item"]) for i in items(rset)] == [("201", "251", "201 -> 251"),
@@ -175,8 +179,6 @@ def test_smis_items_match_synchronizations_by_name_or_device_id():
 
 
 def test_report_lines_say_what_happened_to_each_item():
-    from ansible_collections.storage.replication.plugins.module_utils._sets import report_lines
-
     rows = [{"set": "s", "item": "svm_b:v1", "target": "dr", "step": "failover", "state": "broken_off", "healthy": True,
              "lag_seconds": 12, "recovery_point": "2026-01-01T00:00:00+00:00", "actions": ["quiesce", "break"], "msg": ""},
             {"set": "s", "item": "svm_b:v2", "target": "dr", "failed": True, "msg": "array said no"}]
@@ -204,7 +206,7 @@ def pair(name, state="paired", group="pay"):
 ])
 def test_a_vsp_failover_splits_the_copy_group_at_once_only_when_the_set_is_the_whole_paired_group(
         rset, pairs, expected):
-    candidate = vsp_candidates([{"t": "vsp", "pairs": pairs}], rset, "t")[0]
+    candidate = candidates([{"t": "vsp", "pairs": pairs}], rset, "t")[0]
     assert candidate["error"] is None and candidate["group_split"] is expected
 
 
@@ -218,3 +220,65 @@ def test_a_copy_group_result_reports_one_row_per_pair():
         [("pay/p256", "split", True, 0), ("pay/p257", "split", True, 0)]
     assert all("same point in time" in r["msg"] for r in rows)
     assert len({r["recovery_point"] for r in rows}) == 1
+
+
+def test_connections_resolve_every_array_once_with_only_its_vendors_options(monkeypatch):
+    hostvars = {"prod": {"replication_endpoint": "https://prod", "replication_storage_device_id": "886"},
+                "dr": dict(HOSTVARS["dr"], replication_namespace="root/x")}
+    source = {"name": "arr", "hostname": "h", "namespace": "root/tpd", "password": "p"}
+    smis = {"name": "m", "vendor": "smis", "source": source, "target": {"hostname": "h2"}}
+    monkeypatch.setenv("SMIS_USERNAME", "from-env")
+    conns = connections([SET, smis], hostvars)
+    assert list(conns) == ["prod", "dr", "arr", "h2"]
+    assert conns["prod"] == {"hostname": "https://prod"}, "an ONTAP host gets no storage_device_id"
+    assert conns["dr"] == {"hostname": "https://dr:443", "username": "u", "password": "p", "ca_path": "/ca.pem"}
+    assert conns["arr"] == {"hostname": "h", "namespace": "root/tpd", "password": "p"}, "no name key"
+    assert list(connections([SET], hostvars, "targets")) == ["dr"]
+    assert connections([SET], hostvars, "sources") == {"prod": {"hostname": "https://prod"}}
+    assert connections([dict(smis, source="dr", target="dr")], hostvars)["dr"] == {
+        "hostname": "https://dr:443", "username": "u", "password": "p", "ca_path": "/ca.pem", "namespace": "root/x"}
+    env_only = {"e": {"replication_endpoint": "https://e"}}
+    assert connections([dict(smis, source="e", target="e")], env_only)["e"]["username"] == "from-env", \
+        "a host without replication_vendor reads the environment of its set's vendor"
+    with pytest.raises(SetError, match="set 's': array 'nowhere' is not an inventory host"):
+        connections([dict(SET, target="nowhere")], hostvars)
+    with pytest.raises(SetError, match="given twice with different connection options"):
+        connections([dict(smis, target={"name": "arr", "hostname": "other"})], hostvars)
+    with pytest.raises(SetError, match="unknown vendor 'x'"):
+        connections([dict(SET, vendor="x")], hostvars)
+    assert array_names(["dr", {"hostname": "h"}, {"name": "n", "hostname": "h"}]) == ["dr", "h", "n"]
+    assert array_names({"hostname": "h"}) == "h"
+
+
+def test_failover_waves_fence_items_with_a_replica_and_vsp_splits_whole_groups_at_once():
+    rels = [rel("svm_a:v1", "svm_b:v1_dr"), rel("svm_a:v2", "svm_b:v2_dr")]
+    entry = {"set": SET, "items": ONTAP.set_facts(SET, rels)}
+    assert failover_waves(entry) == [[{"source_path": "svm_a:v2", "destination_path": "svm_b:v2_dr",
+                                       "junction_path": "/v2_dr"}],
+                                     [{"source_path": "svm_a:v1", "destination_path": "svm_b:v1_dr",
+                                       "junction_path": "/v1_dr"}]]
+    vsp = candidates([{"t": "vsp", "pairs": [pair("p256"), pair("p257"), pair("p258")]}], VSP_SET, "t")[0]
+    assert failover_waves(dict(vsp, set=VSP_SET)) == [[{"copy_group": "pay"}]]
+    split = candidates([{"t": "vsp", "pairs": [pair("p256"), pair("p257", "split")]}], VSP_SET, "t")[0]
+    assert failover_waves(dict(split, set=VSP_SET)) == [[
+        {"copy_group": "pay", "pair_name": "p256", "pvol": 256}, {"copy_group": "pay", "pair_name": "p257", "pvol": 257}]]
+
+
+def test_missing_and_final_rows_say_what_each_vendor_lacks_or_did():
+    rels = [rel("svm_a:v1", "svm_b:v1_dr")]
+    rows = missing_rows(ONTAP.set_facts(SET, rels), SET, {"name": "dr", "hostname": "h", "password": "x"})
+    assert [(r["item"], r["target"], r["failed"], r["msg"]) for r in rows] == [
+        ("svm_b:v2_dr", "dr", True, "no SnapMirror relationship for this volume on dr"),
+        ("svm_b:v3_dr", "dr", True, "no SnapMirror relationship for this volume on dr")]
+    vsp_items = candidates([{"t": "vsp", "pairs": [pair("p256")]}], VSP_SET, "t")[0]["items"]
+    assert [r["msg"] for r in missing_rows(vsp_items, VSP_SET, "vsp")] == [
+        "no ShadowImage pair for this P-VOL in copy group pay"] * 2
+    forward = [rel("svm_a:v1", "svm_b:v1_dr", "broken_off"), rel("svm_a:v3", "svm_b:v3_dr")]
+    final = failback_rows(failback_items(SET, forward, []), SET, "dr")
+    assert [(r["item"], r["state"], r["msg"], r["step"]) for r in final] == [
+        ("svm_b:v2_dr", "missing", "not home yet: missing", "final"),
+        ("svm_b:v1_dr", "failed_over", "not home yet: failed_over", "final"),
+        ("svm_b:v3_dr", "home", "", "final")]
+    vsp_final = failback_rows(failback_items(VSP_SET, [pair("p256"), pair("p257", "split")]), VSP_SET, "vsp")
+    assert [r["state"] for r in vsp_final] == ["home", "failed_over", "missing"]
+    assert all(r["msg"].startswith("local pair: the restore") for r in vsp_final)

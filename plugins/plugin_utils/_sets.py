@@ -1,0 +1,345 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Replication sets, vendor-neutral: what the roles' filters do with every vendor's sets alike.
+
+Arrays resolve to module connection options; sets expand into module items, target
+candidates and failback items through their vendor's set logic (``_vendors.py``
+names it); results turn into report rows, summaries and lines of one shape for
+every vendor. No function here names a vendor.
+
+Controller-side and private: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from ansible_collections.storage.replication.plugins.plugin_utils._set_base import (
+    FENCED, Item, SetError, array_name, set_targets)
+from ansible_collections.storage.replication.plugins.plugin_utils._vendors import VENDORS, vendor_named, vendor_of
+
+CONNECTION_KEYS = ("hostname", "username", "password", "validate_certs", "ca_path", "port", "timeout")
+HOSTVAR_KEYS = {"hostname": "replication_endpoint", "username": "replication_username",
+                "password": "replication_password", "validate_certs": "replication_validate_certs",
+                "ca_path": "replication_ca_path", "port": "replication_port", "timeout": "replication_timeout"}
+# What an AWX credential type injects per vendor, and the roles read for inventory hosts.
+ENV_KEYS = ("username", "password", "ca_path", "validate_certs")
+ROW_FACTS = ("state", "healthy", "lag_seconds", "recovery_point", "transferring")
+ARRAYS = ("all", "sources", "targets")
+
+
+# ---------------------------------------------------------------------------- arrays and connections
+
+def array_connection(ref: t.Any, hostvars: t.Mapping[str, t.Any] | None = None,
+                     vendor: str | None = None) -> dict[str, t.Any]:
+    """Module connection options for an array given by inventory host name or as a dict.
+
+    For an inventory host, what its ``replication_*`` variables do not give comes from
+    the environment variables of its vendor (``ONTAP_USERNAME``, ``VSP_PASSWORD``,
+    ``SMIS_CA_PATH``...), as AWX credential types inject them. Its vendor is its
+    ``replication_vendor``, else ``vendor`` (the vendor of the set naming it).
+    """
+    if isinstance(ref, str):
+        if hostvars is None or ref not in hostvars:
+            raise SetError(f"array {ref!r} is not an inventory host (or give a connection dict)")
+        host = hostvars[ref]
+        extra = {key: var for row in VENDORS.values() for key, var in row.hostvars.items()}
+        conn = {key: host[var] for key, var in dict(HOSTVAR_KEYS, **extra).items() if host.get(var) is not None}
+        if "hostname" not in conn:
+            raise SetError(f"inventory host {ref!r} has no replication_endpoint")
+        row = VENDORS.get(str(host.get("replication_vendor") or vendor))
+        for key in ENV_KEYS:
+            value = os.environ.get(f"{row.env_prefix}_{key.upper()}") if row else None
+            if key not in conn and value:
+                conn[key] = value.lower() in ("1", "true", "yes") if key == "validate_certs" else value
+        return conn
+    if isinstance(ref, dict):
+        if not ref.get("hostname"):
+            raise SetError("an array given as a dict needs at least hostname")
+        return dict(ref)
+    raise SetError(f"an array is an inventory host name or a connection dict, not {type(ref).__name__}")
+
+
+def connections(sets: list[dict[str, t.Any]], hostvars: t.Mapping[str, t.Any] | None = None,
+                arrays: str = "all") -> dict[str, dict[str, t.Any]]:
+    """The connection options of every array of the sets, by array name, for ``module_defaults``.
+
+    Each holds only the options of its set's vendor's modules (the common ones and the
+    vendor's ``hostvars``). ``arrays`` picks the sources, the targets, or all of them.
+    """
+    if arrays not in ARRAYS:
+        raise SetError(f"arrays is one of {', '.join(ARRAYS)}, not {arrays!r}")
+    out: dict[str, dict[str, t.Any]] = {}
+    for rset in sets:
+        row = vendor_of(rset)
+        refs = [rset.get("source")] if arrays in ("all", "sources") else []
+        refs += set_targets(rset) if arrays in ("all", "targets") else []
+        keys = set(CONNECTION_KEYS) | set(row.hostvars)
+        for ref in refs:
+            try:
+                conn = array_connection(ref, hostvars, row.name)
+            except SetError as exc:
+                raise SetError(f"set {rset.get('name')!r}: {exc}") from None
+            conn = {k: v for k, v in conn.items() if k in keys}
+            name = array_name(ref)
+            if out.get(name, conn) != conn:
+                raise SetError(f"set {rset.get('name')!r}: array {name!r} is given twice with different connection "
+                               "options")
+            out[name] = conn
+    return out
+
+
+def array_names(refs: t.Any) -> t.Any:
+    """The name of an array reference, or the names of a list of them."""
+    return [array_name(r) for r in refs] if isinstance(refs, list) else array_name(refs)
+
+
+def set_target_pairs(sets: list[dict[str, t.Any]]) -> list[list[t.Any]]:
+    """``[set, target]`` for every target of every set."""
+    return [[rset, target] for rset in sets for target in set_targets(rset)]
+
+
+def vendor_info(ref: t.Any) -> dict[str, t.Any]:
+    """The registry's row of a vendor, given by name or by one of its sets."""
+    return (vendor_of(ref) if isinstance(ref, dict) else vendor_named(ref)).public()
+
+
+# ---------------------------------------------------------------------------- items, through the vendor's set logic
+
+def items(rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
+    """The items of the vendor's bulk module for a set (``volumes: all`` takes the ``discovered`` names)."""
+    return vendor_of(rset).sets.items(rset, discovered)
+
+
+def candidates(results: list[dict[str, t.Any]], rset: dict[str, t.Any], loop_var: str,
+               mount: bool = True) -> list[dict[str, t.Any]]:
+    """Failover target candidates from the registered results of the vendor's info module over the set's targets."""
+    row = vendor_of(rset)
+    out = []
+    for result in results:
+        target = result.get(loop_var)
+        if result.get("failed") or row.list_key not in result:
+            out.append({"target": target, "items": [], "error": result.get("msg", "not read")})
+        else:
+            out.append(dict(row.sets.candidate(rset, result[row.list_key], mount), target=target, error=None))
+    return out
+
+
+def failback_items(rset: dict[str, t.Any], *reads: list[Item]) -> list[Item]:
+    """The set's items with their failback phase, from the lists the vendor's info module read.
+
+    How many lists the vendor's set logic takes is its ``failback_reads``.
+    """
+    row = vendor_of(rset)
+    if len(reads) != row.sets.failback_reads:
+        raise SetError(f"set {rset.get('name')!r}: {row.name} failback items need {row.sets.failback_reads} "
+                       f"read(s), got {len(reads)}")
+    return row.sets.failback_items(rset, *reads)
+
+
+def failover_waves(entry: dict[str, t.Any]) -> list[list[Item]]:
+    """The module items of each failover step of a plan entry (the chosen candidate and its ``set``)."""
+    return vendor_of(entry.get("set")).sets.failover_waves(entry)
+
+
+def lab_volume_pairs(rset: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """For rehearsals in the lab: each item's source and target volume as the lab's control API names them.
+
+    Needs an explicit ``volumes`` list; the vendor's set logic names each volume as its
+    lab simulator does.
+    """
+    row = vendor_of(rset)
+    source = array_name(rset.get("source"))
+    target = array_name(set_targets(rset)[0])
+    return [{"set": rset.get("name"), "vendor": row.name, "item": item, "source_array": source,
+             "source_key": source_key, "target_array": target, "target_key": target_key}
+            for item, source_key, target_key in row.sets.lab_volume_pairs(rset)]
+
+
+# ---------------------------------------------------------------------------- failover decisions
+
+def choose_target(candidates_: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Of the reachable targets (``{target, items, error}``), the one with the smallest worst lag.
+
+    An item without a relationship or without data counts as infinitely late.
+    """
+    usable = [c for c in candidates_ if not c.get("error")]
+    if not usable:
+        reasons = "; ".join(f"{array_name(c.get('target'))}: {c.get('error')}" for c in candidates_)
+        raise SetError(f"no target of the set can be read ({reasons})")
+
+    def worst(candidate: dict[str, t.Any]) -> float:
+        lags = [(i.get("facts") or {}).get("lag_seconds") for i in candidate.get("items") or []]
+        if not lags or any(lag is None for lag in lags):
+            return float("inf")
+        return float(max(lags))
+
+    best = min(usable, key=worst)
+    chosen = dict(best)
+    chosen["target_name"] = array_name(best.get("target"))
+    chosen["worst_lag_seconds"] = None if worst(best) == float("inf") else int(worst(best))
+    chosen["considered"] = [{"target": array_name(c.get("target")), "worst_lag_seconds":
+                             None if c.get("error") or worst(c) == float("inf") else int(worst(c)),
+                             "error": c.get("error")} for c in candidates_]
+    return chosen
+
+
+def rpo_violations(items_: list[Item], max_lag: int | None) -> list[str]:
+    """Items that a planned failover must refuse for: lag over ``max_lag``, no data, or no relationship.
+
+    Items already broken off were fenced by an earlier run and do not count.
+    """
+    out = []
+    for item in items_:
+        facts = item.get("facts")
+        name = f"{item.get('set')}/{item.get('destination_path') or item.get('item')}"
+        if facts is None:
+            out.append(f"{name}: no replica on the target")
+        elif facts.get("state") in FENCED:
+            continue
+        elif max_lag is not None and facts.get("lag_seconds") is None:
+            out.append(f"{name}: no data transferred yet")
+        elif max_lag is not None and facts["lag_seconds"] > max_lag:
+            out.append(f"{name}: lag {facts['lag_seconds']}s exceeds max_lag {max_lag}s")
+    return out
+
+
+# ---------------------------------------------------------------------------- reports
+
+def _row_base(rset: dict[str, t.Any], target: t.Any, step: str) -> dict[str, t.Any]:
+    return {"set": rset.get("name"), "vendor": rset.get("vendor", ""), "source": array_name(rset.get("source")),
+            "target": array_name(target) if target is not None else None, "step": step}
+
+
+def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any = None,
+                step: str = "") -> list[dict[str, t.Any]]:
+    """One report row per item of a bulk module result, the same shape for every vendor."""
+    row_vendor = vendor_of(rset)
+    base = _row_base(rset, target, step)
+    entries = result.get(row_vendor.list_key)
+    if not isinstance(entries, list):
+        row = dict(base, item=None, failed=bool(result.get("failed")), changed=bool(result.get("changed")),
+                   msg=result.get("msg", ""), actions=[], skipped=bool(result.get("skipped")))
+        row.update({k: None for k in ROW_FACTS})
+        return [row]
+    rows = []
+    for entry in row_vendor.sets.report_entries(entries):
+        facts = entry.get(row_vendor.object_key) or {}
+        row = dict(base)
+        row["item"] = entry.get("destination_path") or entry.get("item") or entry.get("name")
+        row.update({k: facts.get(k) for k in ROW_FACTS})
+        row.update({"changed": bool(entry.get("changed")), "failed": bool(entry.get("failed")),
+                    "skipped": bool(entry.get("skipped")), "actions": entry.get("actions") or [],
+                    "msg": entry.get("msg") or entry.get("note") or ""})
+        row = row_vendor.sets.adjust_row(row, step)
+        if step == "protect" and not row["failed"] and not row["changed"] and row.get("state") in FENCED:
+            row["msg"] = (f"left {row['state']}: protecting it again would undo a failover "
+                          "(backend_replication_resync_broken: true resyncs it)")
+        rows.append(row)
+    return rows
+
+
+def missing_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any,
+                 step: str = "failover") -> list[dict[str, t.Any]]:
+    """A failed report row for each item that has no replica on ``target`` (no ``facts``)."""
+    sets = vendor_of(rset).sets
+    base = _row_base(rset, target, step)
+    rows = []
+    for item in items_:
+        if item.get("facts"):
+            continue
+        row = dict(base, item=sets.item_name(item), failed=True, changed=False, skipped=False, actions=[],
+                   msg=sets.missing_msg(item, base["target"]))
+        row.update({k: None for k in ROW_FACTS})
+        rows.append(row)
+    return rows
+
+
+def failback_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any) -> list[dict[str, t.Any]]:
+    """A final report row per failback item: the phase it ended in (``home`` when it is)."""
+    sets = vendor_of(rset).sets
+    base = _row_base(rset, target, "final")
+    return [dict(base, item=sets.item_name(i), state=i.get("phase"), changed=False, actions=[], failed=False,
+                 msg=sets.final_msg(str(i.get("phase")))) for i in items_]
+
+
+def report_summary(rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Counts, targets and the worst lag of report rows."""
+    lags = [r["lag_seconds"] for r in rows if r.get("lag_seconds") is not None]
+    return {
+        "items": len(rows),
+        "changed": sum(1 for r in rows if r.get("changed")),
+        "failed": sum(1 for r in rows if r.get("failed")),
+        "healthy": sum(1 for r in rows if r.get("healthy")),
+        "targets": sorted({str(r["target"]) for r in rows if r.get("target")}),
+        "worst_lag_seconds": max(lags) if lags else None,
+        "failed_items": [f"{r['set']}/{r['item']}: {r['msg']}" for r in rows if r.get("failed")],
+    }
+
+
+def report_lines(rows: list[dict[str, t.Any]]) -> list[str]:
+    """One readable line per report row: what happened to the item, its state, lag and recovery point."""
+    lines = []
+    for row in rows:
+        where = f"{row.get('set')} {row.get('item')} on {row.get('target')}"
+        step = f" [{row['step']}]" if row.get("step") else ""
+        if row.get("failed"):
+            lines.append(f"{where}{step}: FAILED: {row.get('msg')}")
+            continue
+        text = f"{where}{step}: {row.get('state')}"
+        if row.get("healthy") is not None:
+            text += f", healthy={row.get('healthy')}"
+        if row.get("lag_seconds") is not None:
+            text += f", lag={row['lag_seconds']}s"
+        if row.get("recovery_point"):
+            text += f", recovery point {row['recovery_point']}"
+        if row.get("actions"):
+            text += f", actions {','.join(row['actions'])}"
+        if row.get("msg"):
+            text += f" ({row['msg']})"
+        lines.append(text)
+    return lines
+
+
+def fill_states(rows: list[dict[str, t.Any]], relationships: list[Item]) -> list[dict[str, t.Any]]:
+    """Report rows whose state is unknown (the item failed mid-way) get the state the array reports now.
+
+    ``relationships`` holds what was read again: items with ``facts`` (a candidate's items, for every vendor),
+    or the facts themselves when they name their item (as ONTAP relationships do by ``destination_path``).
+    """
+    by_item = {r.get("destination_path") or r.get("item"): r.get("facts", r) for r in relationships}
+    out = []
+    for row in rows:
+        row = dict(row)
+        facts = by_item.get(row.get("item"))
+        if row.get("state") is None and facts is not None:
+            row.update({k: facts.get(k) for k in ROW_FACTS})
+            row["state_read_after_failure"] = True
+        out.append(row)
+    return out
+
+
+def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
+                max_lag: int | None = None) -> list[dict[str, t.Any]]:
+    """Status rows of one set on one target from its vendor's ``*_info`` result."""
+    row_vendor = vendor_of(rset)
+    base = {"set": rset.get("name"), "vendor": row_vendor.name, "source": array_name(rset.get("source")),
+            "target": array_name(target), "rpo_seconds": max_lag}
+    if result.get("failed"):
+        return [dict(base, item=None, state="unreadable", healthy=False, lag_seconds=None, over_rpo=True,
+                     recovery_point=None, last_transfer=None, msg=result.get("msg", ""))]
+    listed = result.get(row_vendor.list_key) or []
+    rows = []
+    for item in row_vendor.sets.set_facts(rset, listed, mount=False):
+        facts = item.get("facts") or {}
+        lag = facts.get("lag_seconds")
+        rows.append(dict(base, item=row_vendor.sets.item_name(item), state=facts.get("state", "missing"),
+                         healthy=bool(facts.get("healthy")), lag_seconds=lag,
+                         recovery_point=facts.get("recovery_point"),
+                         last_transfer=facts.get("last_transfer_end") or facts.get("last_transfer"),
+                         over_rpo=bool(max_lag is not None and (lag is None or lag > max_lag)
+                                       and facts.get("state") not in FENCED + ("missing",)),
+                         msg="" if facts else "no replica on the target"))
+    return rows

@@ -1,0 +1,81 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The vendors of the collection: one table, read by the filters, the roles and the tests.
+
+Adding a vendor adds one row here and one ``_<vendor>_sets.py``; nothing in the set
+logic or the filters names a vendor. ``tests/unit/plugins/filter/test_vendors.py``
+checks each row against the rest of the collection (modules, action groups, role
+task files, credential types).
+
+Controller-side and private: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from ansible_collections.storage.replication.plugins.plugin_utils._ontap_sets import OntapSets
+from ansible_collections.storage.replication.plugins.plugin_utils._set_base import SetError, VendorSets
+from ansible_collections.storage.replication.plugins.plugin_utils._smis_sets import SmisSets
+from ansible_collections.storage.replication.plugins.plugin_utils._vsp_sets import VspSets
+
+
+@dataclasses.dataclass(frozen=True)
+class Vendor:
+    """One array family: its set logic, its modules, and how its arrays are described."""
+
+    name: str  # the value of a set's ``vendor`` and of an inventory host's ``replication_vendor``
+    title: str
+    sets: VendorSets  # the set logic (``_<vendor>_sets.py``)
+    module: str  # the bulk module that keeps items in a state
+    info_module: str  # the module that reads them
+    list_key: str  # the items' option of ``module``, and the list in both modules' results
+    object_key: str  # where ``module`` reports the facts of one item of the list
+    action_group: str  # for ``module_defaults``: the connection options of both modules
+    env_prefix: str  # ``<PREFIX>_USERNAME``... what the modules and the roles read from the environment
+    hostvars: t.Mapping[str, str]  # module option -> inventory host variable, beyond the common ``replication_*``
+    lab_simulator: str  # the lab's simulator of the vendor's wire protocol
+
+    def public(self) -> dict[str, t.Any]:
+        """The row as data for plays (everything but the set logic)."""
+        return {f.name: dict(getattr(self, f.name)) if f.name == "hostvars" else getattr(self, f.name)
+                for f in dataclasses.fields(self) if f.name != "sets"}
+
+
+VENDORS: dict[str, Vendor] = {v.name: v for v in (
+    Vendor(name="ontap", title="NetApp ONTAP (SnapMirror)", sets=OntapSets(),
+           module="storage.replication.snapmirror", info_module="storage.replication.snapmirror_info",
+           list_key="relationships", object_key="relationship", action_group="group/storage.replication.ontap",
+           env_prefix="ONTAP", hostvars={}, lab_simulator="ontap"),
+    Vendor(name="vsp", title="Hitachi VSP (ShadowImage)", sets=VspSets(),
+           module="storage.replication.shadowimage_pair", info_module="storage.replication.shadowimage_pair_info",
+           list_key="pairs", object_key="pair", action_group="group/storage.replication.vsp",
+           env_prefix="VSP", hostvars={"storage_device_id": "replication_storage_device_id"}, lab_simulator="vsp"),
+    Vendor(name="smis", title="SMI-S arrays (HPE 3PAR and other CIM/WBEM providers)", sets=SmisSets(),
+           module="storage.replication.smis_sync", info_module="storage.replication.smis_sync_info",
+           list_key="synchronizations", object_key="synchronization", action_group="group/storage.replication.smis",
+           env_prefix="SMIS", hostvars={"namespace": "replication_namespace"}, lab_simulator="smis"),
+)}
+
+# Derived views of the table.
+ENV_PREFIX = {name: v.env_prefix for name, v in VENDORS.items()}
+
+
+def vendor_named(name: t.Any) -> Vendor:
+    """The vendor named ``name``; an unknown name fails, listing the known ones."""
+    try:
+        return VENDORS[name]
+    except (KeyError, TypeError):
+        raise SetError(f"unknown vendor {name!r}: one of {', '.join(sorted(VENDORS))}") from None
+
+
+def vendor_of(rset: dict[str, t.Any]) -> Vendor:
+    """The vendor of a replication set."""
+    if not isinstance(rset, dict):
+        raise SetError(f"a replication set is a dict, not {type(rset).__name__}")
+    try:
+        return vendor_named(rset.get("vendor"))
+    except SetError as exc:
+        raise SetError(f"set {rset.get('name')!r}: {exc}") from None

@@ -1,0 +1,156 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""VSP sets: ShadowImage pairs (local copies), one per P-VOL, in the set's copy group.
+
+Controller-side and private: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+from ansible_collections.storage.replication.plugins.plugin_utils._set_base import (
+    Item, SetError, VendorSets, fence_waves, module_items, phase_of, volume_entries)
+
+FAILBACK_PHASES = {"split": "failed_over", "restoring": "reversing", "paired": "home"}
+GROUP_NOTE = "split with its copy group in one operation: every S-VOL of the group holds the same point in time"
+
+
+class VspSets(VendorSets):
+    """Items are ``shadowimage_pair`` pairs ``{copy_group, pair_name, pvol, svol}``, named ``<copy_group>/<pair_name>``."""
+
+    def items(self, rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
+        """One pair per P-VOL in the set's copy group.
+
+        A volume entry that names its ``target_name`` pairs with that LDEV; otherwise the
+        S-VOL is created in the pool ``target_container``.
+        """
+        if rset.get("volumes") in (None, "all"):
+            raise SetError(f"set {rset.get('name')!r}: VSP sets list their P-VOL LDEV ids in volumes")
+        explicit = {str(v["name"]): v["target_name"] for v in rset["volumes"]
+                    if isinstance(v, dict) and "target_name" in v}
+        group = copy_group(rset)
+        out = []
+        for entry in volume_entries(rset):
+            name = entry["name"]
+            if not name.isdigit():
+                raise SetError(f"set {rset.get('name')!r}: VSP volume {name!r} is not an LDEV id")
+            out.append({"copy_group": group, "pair_name": f"p{name}", "pvol": int(name),
+                        "svol": _svol(rset, name, explicit), "order": entry["order"], "set": rset.get("name"),
+                        "volume": name})
+        return out
+
+    def set_facts(self, rset: dict[str, t.Any], listed: list[Item], mount: bool = True) -> list[Item]:
+        """The set's pairs with the facts ``shadowimage_pair_info`` reports for them (None when missing)."""
+        by_name = {(p.get("copy_group"), p.get("pair_name")): p for p in listed}
+        items = self.items(rset)
+        for item in items:
+            item["facts"] = _pair_facts(by_name.get((item["copy_group"], item["pair_name"])))
+            item["item"] = f"{item['copy_group']}/{item['pair_name']}"
+        return items
+
+    def candidate(self, rset: dict[str, t.Any], listed: list[Item], mount: bool = True) -> dict[str, t.Any]:
+        """A local pair has one candidate, its array; ``group_split`` says whether one split takes the whole group."""
+        items = self.set_facts(rset, listed)
+        return {"items": items, "group_split": group_split(items, listed)}
+
+    def failback_items(self, rset: dict[str, t.Any], *reads: list[Item]) -> list[Item]:
+        """The set's pairs for a failback: split ones need a restore (S-VOL -> P-VOL); paired ones are home."""
+        items = self.set_facts(rset, reads[0])
+        for item in items:
+            item["phase"] = phase_of(item.get("facts"), FAILBACK_PHASES)
+        return items
+
+    def failover_waves(self, entry: dict[str, t.Any]) -> list[list[Item]]:
+        """One split of the whole copy group when the plan says so, else the pairs wave by wave (without ``svol``)."""
+        if entry.get("group_split"):
+            return [[{"copy_group": entry["items"][0]["copy_group"]}]]
+        return [module_items(wave, ["svol"]) for wave in fence_waves([i for i in entry["items"] if i.get("facts")])]
+
+    def missing_msg(self, item: Item, target: str) -> str:
+        return f"no ShadowImage pair for this P-VOL in copy group {item.get('copy_group')}"
+
+    def final_msg(self, phase: str) -> str:
+        return ("local pair: the restore brings the DR writes to the P-VOL and the pair mirrors P-VOL to S-VOL "
+                "again, so cutover, re-establish and cleanup have nothing to do")
+
+    def report_entries(self, entries: list[Item]) -> list[Item]:
+        """``shadowimage_pair`` results with each copy group item turned into one entry per pair of the group."""
+        out = []
+        for entry in entries:
+            group = entry.get("group")
+            if entry.get("pair_name") is not None or not isinstance(group, dict) or not group.get("pairs"):
+                out.append(entry)
+                continue
+            for pair in group["pairs"]:
+                row = dict(entry, item=f"{entry['copy_group']}/{pair.get('pair_name')}", pair=pair)
+                if not entry.get("failed") and not entry.get("msg") and entry.get("changed"):
+                    row["msg"] = GROUP_NOTE
+                out.append(row)
+        return out
+
+    def adjust_row(self, row: dict[str, t.Any], step: str) -> dict[str, t.Any]:
+        """A pair split now by a failover: a local pair in PAIR held the P-VOL's data up to the split."""
+        if step == "failover" and row.get("state") == "split" and row["changed"]:
+            row["recovery_point"] = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+            row["lag_seconds"] = 0
+        return row
+
+    def lab_volume_pairs(self, rset: dict[str, t.Any]) -> list[tuple[str, str, str]]:
+        out = []
+        for item in self.items(rset):
+            if not isinstance(item["svol"], int):
+                raise SetError(f"set {rset.get('name')!r}: lab rehearsals need the S-VOL of each LDEV (target_name)")
+            out.append((f"{item['copy_group']}/{item['pair_name']}", str(item["pvol"]), str(item["svol"])))
+        return out
+
+
+def copy_group(rset: dict[str, t.Any]) -> str:
+    """The set's copy group: ``options.copy_group``, else the set's name (at most 29 characters)."""
+    group = (rset.get("options") or {}).get("copy_group") or str(rset.get("name", ""))
+    if len(group) > 29:
+        raise SetError(f"set {rset.get('name')!r}: the copy group name {group!r} is over 29 characters; "
+                       "set options.copy_group")
+    return group
+
+
+def _svol(rset: dict[str, t.Any], name: str, explicit: dict[str, t.Any]) -> t.Any:
+    """The S-VOL of P-VOL ``name``: the LDEV its entry names, else a new one in the pool ``target_container``."""
+    try:
+        if name in explicit:
+            return int(explicit[name])
+        if rset.get("target_container") is not None:
+            return {"pool_id": int(rset["target_container"])}
+    except (TypeError, ValueError) as exc:
+        raise SetError(f"set {rset.get('name')!r}: the S-VOL of LDEV {name} (target_name) and the pool "
+                       "(target_container) must be numbers") from exc
+    raise SetError(f"set {rset.get('name')!r}: LDEV {name} has no target_name (S-VOL) and the set no "
+                   "target_container (pool for new S-VOLs)")
+
+
+def _pair_facts(facts: Item | None) -> Item | None:
+    """ShadowImage pair facts with a lag: a local PAIR is in sync (0 s); a split pair has none."""
+    if facts is None:
+        return None
+    out = dict(facts)
+    if out.get("lag_seconds") is None and out.get("state") == "paired":
+        out["lag_seconds"] = 0
+    return out
+
+
+def group_split(set_items: list[Item], pairs: list[Item]) -> bool:
+    """Whether a failover splits the set's copy group in one operation instead of pair by pair.
+
+    So it does when the set is the whole copy group, in one fencing wave, and every pair is in PAIR:
+    the array then splits every pair at the same moment, so the S-VOLs hold one point in time (what a
+    database spread over several LDEVs needs) and one job replaces one per pair. Anything else (a pair
+    missing, split already, copying, or waves the set orders) goes pair by pair.
+    """
+    if not set_items or len({int(i.get("order", 0)) for i in set_items}) != 1:
+        return False
+    group = set_items[0]["copy_group"]
+    in_group = {p.get("pair_name") for p in pairs if p.get("copy_group") == group}
+    return in_group == {i["pair_name"] for i in set_items} and \
+        all((i.get("facts") or {}).get("state") == "paired" for i in set_items)
