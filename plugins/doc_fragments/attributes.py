@@ -14,39 +14,6 @@ attributes:
     description: With C(--diff) the module returns the before and after state of what it manages.
 """
 
-    ACTIONGROUP_ONTAP = r"""
-options: {}
-attributes:
-  action_group:
-    description: Set the connection options once for all modules of the group with
-      C(module_defaults) and C(group/storage.replication.ontap).
-    support: full
-    membership:
-      - storage.replication.ontap
-"""
-
-    ACTIONGROUP_VSP = r"""
-options: {}
-attributes:
-  action_group:
-    description: Set the connection options once for all modules of the group with
-      C(module_defaults) and C(group/storage.replication.vsp).
-    support: full
-    membership:
-      - storage.replication.vsp
-"""
-
-    ACTIONGROUP_SMIS = r"""
-options: {}
-attributes:
-  action_group:
-    description: Set the connection options once for all modules of the group with
-      C(module_defaults) and C(group/storage.replication.smis).
-    support: full
-    membership:
-      - storage.replication.smis
-"""
-
     INFO_MODULE = r"""
 options: {}
 attributes:

@@ -45,7 +45,11 @@ import os
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
 
-VENDOR_EXTRAS = {"namespace": "replication_namespace", "storage_device_id": "replication_storage_device_id",
+from ansible_collections.storage.replication.plugins.plugin_utils._vendors import VENDORS
+
+# what an array's entry in endpoints.json gives beyond the common fields: each vendor's own host variables
+# (from the vendor registry), and the lab's extras
+VENDOR_EXTRAS = {**{option: var for vendor in VENDORS.values() for option, var in vendor.hostvars.items()},
                  "http_url": "replication_http_endpoint", "svms": "replication_svms"}
 
 

@@ -93,103 +93,128 @@ def run_items(items: list[Item], poll: Poll | None, max_workers: int = 10, conti
     request has not started yet; they are reported ``skipped`` (or
     ``stopped`` after the steps they completed).
     """
-    ready: collections.deque[tuple[Item, t.Any, BaseException | None]] = collections.deque(
-        (item, None, None) for item in items)
-    waiting: dict[int, tuple[Item, Wait]] = {}
-    inflight: dict[Future[t.Any], Item] = {}
-    backoff = Backoff(poll_interval, maximum=max(max_poll_interval, poll_interval))
+    runner = _Runner(poll, continue_on_error, Backoff(poll_interval, maximum=max(max_poll_interval, poll_interval)))
+    runner.ready.extend((item, None, None) for item in items)
+    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        while runner.ready or runner.waiting or runner.inflight:
+            runner.advance(pool)
+            if runner.stopping and runner.stop_pending():
+                continue
+            runner.collect()
+            runner.poll_round()
+    return [item.result or {} for item in items]
 
-    def next_interval() -> float:
-        """Poll again after a share of the time the longest-waiting item has waited (see Backoff)."""
-        oldest = min((w.started for _item, w in waiting.values()), default=time.monotonic())
-        return backoff.next(time.monotonic() - oldest)
-    next_poll: float | None = None
-    last_poll_error: str | None = None
-    stopping = False
-    latest: dict[t.Hashable, t.Any] = {}
 
-    def finish(item: Item, result: dict[str, t.Any]) -> None:
-        item.result = result
+class _Runner:
+    """The state of one ``run_items`` call: items ready to step, requests in flight, items waiting."""
 
-    def fail(item: Item, exc: BaseException) -> None:
-        nonlocal stopping
+    def __init__(self, poll: Poll | None, continue_on_error: bool, backoff: Backoff) -> None:
+        self.poll = poll
+        self.continue_on_error = continue_on_error
+        self.backoff = backoff
+        self.ready: collections.deque[tuple[Item, t.Any, BaseException | None]] = collections.deque()
+        self.waiting: dict[int, tuple[Item, Wait]] = {}
+        self.inflight: dict[Future[t.Any], Item] = {}
+        self.next_poll: float | None = None
+        self.last_poll_error: str | None = None
+        self.stopping = False
+        self.latest: dict[t.Hashable, t.Any] = {}
+
+    def fail(self, item: Item, exc: BaseException) -> None:
         result = dict(item.record)
         result.update({"failed": True, "msg": str(exc)})
         if isinstance(exc, ReplicationError):
             result.update(exc.details)
         item.result = result
-        if not continue_on_error:
-            stopping = True
+        if not self.continue_on_error:
+            self.stopping = True
 
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        while ready or waiting or inflight:
-            while ready:
-                item, value, error = ready.popleft()
-                if stopping and item.result is None:
-                    item.steps.close()
-                    item.result = dict(item.record)
-                    item.result.update({"skipped": True, "changed": bool(item.record.get("changed")),
-                                        "msg": "stopped: an earlier item failed and continue_on_error is false"})
-                    continue
-                try:
-                    step = item.steps.throw(error) if error is not None else item.steps.send(value)
-                except StopIteration as done:
-                    finish(item, done.value or {})
-                    continue
-                except Exception as exc:  # pylint: disable=broad-except
-                    fail(item, exc)
-                    continue
-                if isinstance(step, Call):
-                    item.started = True
-                    inflight[pool.submit(step.fn, *step.args, **step.kwargs)] = item
-                elif isinstance(step, Wait):
-                    step.started = time.monotonic()
-                    waiting[id(item)] = (item, step)
-                    soon = step.started + backoff.initial
-                    next_poll = soon if next_poll is None else min(next_poll, soon)
-                else:
-                    fail(item, TypeError(f"item {item.name} yielded {step!r}"))
-            if stopping:
-                for future, item in list(inflight.items()):
-                    if future.cancel():
-                        del inflight[future]
-                        ready.append((item, None, None))
-                for key, (item, _wait) in list(waiting.items()):
-                    del waiting[key]
-                    ready.append((item, None, None))
-                if ready:
-                    continue
-            now = time.monotonic()
-            if inflight:
-                timeout = None if next_poll is None else max(0.0, next_poll - now)
-                done, _pending = wait_futures(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item = inflight.pop(future)
-                    exc = future.exception()
-                    ready.append((item, None, exc) if exc is not None else (item, future.result(), None))
-            elif waiting and next_poll is not None and next_poll > now:
-                time.sleep(next_poll - now)
-            if waiting and next_poll is not None and time.monotonic() >= next_poll:
-                keys = {w.key for _item, w in waiting.values()}
-                try:
-                    latest.update(poll(keys) if poll else {})
-                    last_poll_error = None
-                except ReplicationError as exc:
-                    last_poll_error = str(exc)
-                now = time.monotonic()
-                for key, (item, w) in list(waiting.items()):
-                    state = latest.get(w.key)
-                    verdict = False if last_poll_error else w.check(state)
-                    shown = w.describe(state) if w.describe else state
-                    if verdict is True:
-                        ready.append((item, state, None))
-                    elif isinstance(verdict, str):
-                        ready.append((item, None, ReplicationError(verdict, current=shown)))
-                    elif now - w.started >= w.timeout:
-                        why = f"{shown} (last poll failed: {last_poll_error})" if last_poll_error else shown
-                        ready.append((item, None, WaitTimeout(w.what, now - w.started, why, w.rerun)))
-                    else:
-                        continue
-                    del waiting[key]
-                next_poll = time.monotonic() + next_interval() if waiting else None
-    return [item.result or {} for item in items]
+    def advance(self, pool: ThreadPoolExecutor) -> None:
+        """Step every ready item to its next request, wait or end."""
+        while self.ready:
+            item, value, error = self.ready.popleft()
+            if self.stopping and item.result is None:
+                item.steps.close()
+                item.result = dict(item.record)
+                item.result.update({"skipped": True, "changed": bool(item.record.get("changed")),
+                                    "msg": "stopped: an earlier item failed and continue_on_error is false"})
+                continue
+            try:
+                step = item.steps.throw(error) if error is not None else item.steps.send(value)
+            except StopIteration as done:
+                item.result = done.value or {}
+                continue
+            except Exception as exc:  # pylint: disable=broad-except
+                self.fail(item, exc)
+                continue
+            if isinstance(step, Call):
+                item.started = True
+                self.inflight[pool.submit(step.fn, *step.args, **step.kwargs)] = item
+            elif isinstance(step, Wait):
+                step.started = time.monotonic()
+                self.waiting[id(item)] = (item, step)
+                soon = step.started + self.backoff.initial
+                self.next_poll = soon if self.next_poll is None else min(self.next_poll, soon)
+            else:
+                self.fail(item, TypeError(f"item {item.name} yielded {step!r}"))
+
+    def stop_pending(self) -> bool:
+        """After a failure without continue_on_error: hand back what has not started; whether any was."""
+        for future, item in list(self.inflight.items()):
+            if future.cancel():
+                del self.inflight[future]
+                self.ready.append((item, None, None))
+        for key, (item, _wait) in list(self.waiting.items()):
+            del self.waiting[key]
+            self.ready.append((item, None, None))
+        return bool(self.ready)
+
+    def collect(self) -> None:
+        """Take the requests that finished (waiting at most until the next poll is due)."""
+        now = time.monotonic()
+        if self.inflight:
+            timeout = None if self.next_poll is None else max(0.0, self.next_poll - now)
+            done, _pending = wait_futures(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = self.inflight.pop(future)
+                exc = future.exception()
+                self.ready.append((item, None, exc) if exc is not None else (item, future.result(), None))
+        elif self.waiting and self.next_poll is not None and self.next_poll > now:
+            time.sleep(self.next_poll - now)
+
+    def poll_round(self) -> None:
+        """When a poll is due: one poll for every waiting item, then release those that are done."""
+        if not self.waiting or self.next_poll is None or time.monotonic() < self.next_poll:
+            return
+        keys = {w.key for _item, w in self.waiting.values()}
+        try:
+            self.latest.update(self.poll(keys) if self.poll else {})
+            self.last_poll_error = None
+        except ReplicationError as exc:
+            self.last_poll_error = str(exc)
+        now = time.monotonic()
+        for key, (item, w) in list(self.waiting.items()):
+            outcome = self.verdict(w, now)
+            if outcome is not None:
+                self.ready.append((item,) + outcome)
+                del self.waiting[key]
+        if self.waiting:
+            # poll again after a share of the time the longest-waiting item has waited (see Backoff)
+            oldest = min(w.started for _item, w in self.waiting.values())
+            self.next_poll = time.monotonic() + self.backoff.next(time.monotonic() - oldest)
+        else:
+            self.next_poll = None
+
+    def verdict(self, w: Wait, now: float) -> tuple[t.Any, BaseException | None] | None:
+        """What a waiting item resumes with (a state or an error), or None to keep it waiting."""
+        state = self.latest.get(w.key)
+        verdict = False if self.last_poll_error else w.check(state)
+        shown = w.describe(state) if w.describe else state
+        if verdict is True:
+            return state, None
+        if isinstance(verdict, str):
+            return None, ReplicationError(verdict, current=shown)
+        if now - w.started >= w.timeout:
+            why = f"{shown} (last poll failed: {self.last_poll_error})" if self.last_poll_error else shown
+            return None, WaitTimeout(w.what, now - w.started, why, w.rerun)
+        return None

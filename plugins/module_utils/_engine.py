@@ -43,7 +43,7 @@ import abc
 import typing as t
 
 from ._bulk import Call, Item, Wait, recovering, run_items
-from ._common import ReplicationError, merge_item
+from ._common import ReplicationError, check_run_options, finish_run, merge_item
 from ._rest import UnansweredWriteError
 
 Steps = t.Generator[t.Any, t.Any, t.Any]
@@ -214,6 +214,17 @@ class Driver(abc.ABC):
     def finish(self, step: Step) -> None:
         """Fill the item's result after its steps ran (extra facts a driver reports)."""
 
+    # connections ---------------------------------------------------------------------------------
+    #: the longest poll interval the array allows (its session idles out otherwise); None: no limit
+    poll_ceiling: float | None = None
+
+    def requests_sent(self) -> int:
+        """How many requests the driver's connections sent."""
+        return 0
+
+    def close(self) -> None:
+        """Close the driver's connections (a session's logout is counted too)."""
+
 
 class Engine:
     """One module run: every item read, planned, guarded, applied and reported through one driver."""
@@ -367,16 +378,48 @@ def guard(name: str, item: dict[str, t.Any], actions: list[Action]) -> None:
 def run_engine(module: t.Any, driver: Driver, items: list[dict[str, t.Any]], params: dict[str, t.Any]) \
         -> list[dict[str, t.Any]]:
     """Run the engine with a module's run options (``run_options`` in ``_common``)."""
+    poll = params["poll_interval"] if driver.poll_ceiling is None else min(params["poll_interval"], driver.poll_ceiling)
     engine = Engine(driver, items, check_mode=module.check_mode, wait=params["wait"],
-                    wait_timeout=params["wait_timeout"], poll_interval=params["poll_interval"],
+                    wait_timeout=params["wait_timeout"], poll_interval=poll,
                     max_workers=params["max_workers"], continue_on_error=params["continue_on_error"])
     return engine.run()
+
+
+def run_module(module: t.Any, build: t.Callable[[dict[str, t.Any]], list[dict[str, t.Any]]],
+               connect: t.Callable[[dict[str, t.Any], list[dict[str, t.Any]]], Driver], *,
+               extras: t.Iterable[str] = (), id_keys: t.Iterable[str] = ()) -> None:
+    """A changing module's whole run: its items built and checked, the driver connected, the engine run,
+    the connections closed, and the module ended with the results (``finish_run``) or the failure."""
+    params = module.params
+    driver: Driver | None = None
+    failure: ReplicationError | None = None
+    results: list[dict[str, t.Any]] = []
+    try:
+        items = build(params)
+        check_run_options(params)
+        driver = connect(params, items)
+        results = run_engine(module, driver, items, params)
+    except ReplicationError as exc:
+        failure = exc
+    finally:
+        if driver is not None:
+            driver.close()
+    sent = driver.requests_sent() if driver is not None else 0
+    if failure is not None or driver is None:
+        failure = failure or ReplicationError("no driver")
+        module.fail_json(msg=str(failure), requests_sent=sent, **failure.details)
+        return
+    finish_run(module, results, bulk=params.get(driver.list_key) is not None, list_key=driver.list_key,
+               object_key=driver.object_key, item_key=driver.item_key, sent=sent, extras=extras, id_keys=id_keys,
+               warnings=driver.warnings, noun=driver.noun)
 
 
 def declared_items(params: dict[str, t.Any], list_key: str, keys: t.Iterable[str]) -> list[dict[str, t.Any]]:
     """A module's items before its own checks: each entry of its ``list_key`` list with the task-level value of
     every key the entry does not set, or the one item of the top-level options; ``state`` defaults to present."""
     keys = tuple(keys)
+    if params.get(list_key) is not None and not params[list_key]:
+        raise ReplicationError(f"{list_key} is empty: list at least one, or use the single-item options")
     if params.get(list_key):
         items = [merge_item(params, dict(entry), keys) for entry in params[list_key]]
     else:

@@ -26,7 +26,7 @@ from ._rest import HttpError, UnansweredWriteError
 from ._shadowimage_plan import (TRANSIENT, Key, check_create, check_device_groups, describe, desired_state,
                                 diff_view, group_view, is_create, item_key, item_name, listing, needs_history,
                                 plan as plan_pair, plan_group, predict)
-from ._vsp import (VspClient, group_id, id_of, job_operations, ldev_size, pair_facts, pair_history, record_group_id,
+from ._vsp import (ALIVE_TIME, VspClient, group_id, id_of, job_operations, ldev_size, pair_facts, pair_history, record_group_id,
                    split_id)
 
 GRACE_SECONDS = 10.0
@@ -52,6 +52,20 @@ class ShadowImageDriver(Driver):
     list_key = "pairs"
     item_key = "item"
     rerun = RERUN
+
+    # the polls also keep the session alive: never further apart than a third of its idle timeout
+    poll_ceiling = ALIVE_TIME / 3
+
+    @classmethod
+    def connect(cls, params: dict[str, t.Any]) -> ShadowImageDriver:
+        # a job completes once its change is applied; it may queue behind other clients' jobs for a while
+        return cls(VspClient(params, params["max_workers"], params["poll_interval"], max(params["wait_timeout"], 120)))
+
+    def requests_sent(self) -> int:
+        return int(self.client.rest.sent)
+
+    def close(self) -> None:
+        self.client.close()
 
     def __init__(self, client: VspClient) -> None:
         super().__init__()

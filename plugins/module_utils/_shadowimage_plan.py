@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ._common import ReplicationError, merge_item
-from ._engine import Action
+from ._common import ReplicationError
+from ._engine import Action, declared_items
 from ._vsp import (JOB_HISTORY_COUNT, MAX_LDEV_ID, check_name, describe_pair, group_id, ldev_defined, ldev_size,
                    split_id)
 
@@ -130,12 +130,8 @@ def validate_item(item: dict[str, t.Any]) -> None:
 
 def build_items(params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """The run's items: the ``pairs`` list, or the single pair (or copy group) of the top-level options."""
-    if params.get("pairs"):
-        items = [merge_item(params, dict(entry), ITEM_KEYS) for entry in params["pairs"]]
-    else:
-        items = [{key: params.get(key) for key in ITEM_KEYS}]
+    items = declared_items(params, "pairs", ITEM_KEYS)
     for item in items:
-        item["state"] = item.get("state") or "present"
         item["restore"] = bool(item.get("restore"))
         validate_item(item)
     seen: set[Key] = set()

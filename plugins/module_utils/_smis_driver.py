@@ -51,6 +51,13 @@ class SmisDriver(Driver):
     noun = "synchronizations"
     rerun = RERUN
 
+    @classmethod
+    def connect(cls, params: dict[str, t.Any], items: list[dict[str, t.Any]]) -> SmisDriver:
+        return cls(SmisClient(params), items, params["max_workers"])
+
+    def requests_sent(self) -> int:
+        return int(self.client.sent)
+
     def __init__(self, client: SmisClient, items: list[dict[str, t.Any]], max_workers: int = 10) -> None:
         super().__init__()
         self.client = client

@@ -35,6 +35,23 @@ class SnapMirrorDriver(Driver):
     noun = "relationships"
     rerun = RERUN
 
+    @classmethod
+    def connect(cls, params: dict[str, t.Any]) -> SnapMirrorDriver:
+        """The destination cluster's client, and the source cluster's when ``source_cluster`` is given."""
+        workers, poll = params["max_workers"], params["poll_interval"]
+        dst = OntapClient(params, "destination cluster", workers, poll_interval=poll)
+        src = OntapClient(params["source_cluster"], "source cluster", workers, poll_interval=poll) \
+            if params.get("source_cluster") else None
+        return cls(dst, src, workers)
+
+    def requests_sent(self) -> int:
+        return sum(c.rest.sent for c in (self.dst, self.src) if c is not None)
+
+    def close(self) -> None:
+        for client in (self.dst, self.src):
+            if client is not None:
+                client.rest.close()
+
     def __init__(self, destination: OntapClient, source: OntapClient | None, max_workers: int = 10) -> None:
         super().__init__()
         self.dst = destination
@@ -363,12 +380,3 @@ def _reached(facts: t.Any, active: str, issued: Facts) -> bool | str:
         if failure:
             return failure
     return False
-
-
-def open_clients(params: dict[str, t.Any]) -> list[OntapClient]:
-    """The destination cluster's client, then the source cluster's when ``source_cluster`` is given."""
-    clients = [OntapClient(params, "destination cluster", params["max_workers"], poll_interval=params["poll_interval"])]
-    if params.get("source_cluster"):
-        clients.append(OntapClient(params["source_cluster"], "source cluster", params["max_workers"],
-                                   poll_interval=params["poll_interval"]))
-    return clients

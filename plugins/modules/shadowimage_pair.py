@@ -34,7 +34,7 @@ extends_documentation_fragment:
   - storage.replication.wait
   - storage.replication.bulk
   - storage.replication.attributes
-  - storage.replication.attributes.actiongroup_vsp
+  - storage.replication.vsp.actiongroup
 attributes:
   check_mode:
     support: full
@@ -404,14 +404,12 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, check_run_options, finish_run, item_options, run_options)
-from ansible_collections.storage.replication.plugins.module_utils._engine import run_engine
+from ansible_collections.storage.replication.plugins.module_utils._common import item_options, run_options
+from ansible_collections.storage.replication.plugins.module_utils._engine import run_module
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
 from ansible_collections.storage.replication.plugins.module_utils._shadowimage_driver import ShadowImageDriver
 from ansible_collections.storage.replication.plugins.module_utils._shadowimage_plan import ITEM_KEYS, build_items
-from ansible_collections.storage.replication.plugins.module_utils._vsp import (
-    ALIVE_TIME, VspClient, vsp_connection_options)
+from ansible_collections.storage.replication.plugins.module_utils._vsp import vsp_connection_options
 
 
 def argument_spec() -> dict:
@@ -447,31 +445,8 @@ def main() -> None:
                            mutually_exclusive=[("pair_name", "pairs"), ("pvol", "pairs"), ("svol", "pairs")])
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"))
-    params = module.params
-    bulk = params["pairs"] is not None
-    client = None
-    failure = None
-    results: list[dict] = []
-    try:
-        if bulk and not params["pairs"]:
-            raise ReplicationError("pairs is empty: list at least one pair (or copy group)")
-        items = build_items(params)
-        check_run_options(params)
-        # a job completes once its change is applied; it may queue behind other clients' jobs for a while
-        client = VspClient(params, params["max_workers"], params["poll_interval"], max(params["wait_timeout"], 120))
-        # the polls also keep the session alive: never further apart than a third of its idle timeout
-        run = dict(params, poll_interval=min(params["poll_interval"], ALIVE_TIME / 3))
-        results = run_engine(module, ShadowImageDriver(client), items, run)
-    except ReplicationError as exc:
-        failure = exc
-    finally:
-        if client is not None:
-            client.close()
-    sent = client.rest.sent if client is not None else 0  # the session's close counts too
-    if failure is not None:
-        module.fail_json(msg=str(failure), requests_sent=sent, **failure.details)
-    finish_run(module, results, bulk=bulk, list_key="pairs", object_key="pair", sent=sent, extras=("group", "svol"),
-               id_keys=("copy_group", "pair_name"))
+    run_module(module, build_items, lambda params, _items: ShadowImageDriver.connect(params),
+               extras=("group", "svol"), id_keys=("copy_group", "pair_name"))
 
 
 if __name__ == "__main__":

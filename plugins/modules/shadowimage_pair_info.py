@@ -19,7 +19,7 @@ author:
 extends_documentation_fragment:
   - storage.replication.vsp
   - storage.replication.attributes
-  - storage.replication.attributes.actiongroup_vsp
+  - storage.replication.vsp.actiongroup
   - storage.replication.attributes.info_module
 options:
   copy_group:

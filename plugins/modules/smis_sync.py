@@ -39,7 +39,7 @@ extends_documentation_fragment:
   - storage.replication.wait
   - storage.replication.bulk
   - storage.replication.attributes
-  - storage.replication.attributes.actiongroup_smis
+  - storage.replication.smis.actiongroup
 attributes:
   check_mode:
     support: full
@@ -449,10 +449,9 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, check_run_options, connection_options, finish_run, item_options, nonempty_env_fallback,
-    run_options)
-from ansible_collections.storage.replication.plugins.module_utils._engine import run_engine
-from ansible_collections.storage.replication.plugins.module_utils._smis import HAS_PYWBEM, SmisClient
+    connection_options, item_options, nonempty_env_fallback, run_options)
+from ansible_collections.storage.replication.plugins.module_utils._engine import run_module
+from ansible_collections.storage.replication.plugins.module_utils._smis import HAS_PYWBEM
 from ansible_collections.storage.replication.plugins.module_utils._smis_driver import SmisDriver
 from ansible_collections.storage.replication.plugins.module_utils._smis_plan import ITEM_KEYS, build_items
 
@@ -496,19 +495,7 @@ def main() -> None:
                            mutually_exclusive=[("target", "synchronizations"), ("source", "synchronizations")])
     if not HAS_PYWBEM:
         module.fail_json(msg=missing_required_lib("pywbem"))
-    params = module.params
-    client = None
-    try:
-        items = build_items(params)
-        check_run_options(params)
-        client = SmisClient(params)
-        driver = SmisDriver(client, items, params["max_workers"])
-        results = run_engine(module, driver, items, params)
-    except ReplicationError as exc:
-        module.fail_json(msg=str(exc), requests_sent=client.sent if client else 0, **exc.details)
-    finish_run(module, results, bulk=bool(params["synchronizations"]), list_key=driver.list_key,
-               object_key=driver.object_key, sent=client.sent, id_keys=("source", "target"),
-               warnings=driver.warnings, noun=driver.noun)
+    run_module(module, build_items, SmisDriver.connect, id_keys=("source", "target"))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ author:
 extends_documentation_fragment:
   - storage.replication.smis
   - storage.replication.attributes
-  - storage.replication.attributes.actiongroup_smis
+  - storage.replication.smis.actiongroup
   - storage.replication.attributes.info_module
 options:
   volumes:

@@ -28,7 +28,7 @@ extends_documentation_fragment:
   - storage.replication.wait
   - storage.replication.bulk
   - storage.replication.attributes
-  - storage.replication.attributes.actiongroup_ontap
+  - storage.replication.ontap.actiongroup
 attributes:
   check_mode:
     support: full
@@ -479,12 +479,10 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.storage.replication.plugins.module_utils._common import (
-    ReplicationError, check_run_options, connection_options, finish_run, item_options, nested_connection_options,
-    run_options)
-from ansible_collections.storage.replication.plugins.module_utils._engine import run_engine
+    connection_options, item_options, nested_connection_options, run_options)
+from ansible_collections.storage.replication.plugins.module_utils._engine import run_module
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
-from ansible_collections.storage.replication.plugins.module_utils._snapmirror_driver import (
-    SnapMirrorDriver, open_clients)
+from ansible_collections.storage.replication.plugins.module_utils._snapmirror_driver import SnapMirrorDriver
 from ansible_collections.storage.replication.plugins.module_utils._snapmirror_plan import ITEM_KEYS, build_items
 
 
@@ -535,24 +533,9 @@ def main() -> None:
                                                ("source_path", "relationships")])
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"))
-    params = module.params
-    clients = []
-    try:
-        items = build_items(params)
-        check_run_options(params)
-        clients = open_clients(params)
-        driver = SnapMirrorDriver(clients[0], clients[1] if len(clients) > 1 else None, params["max_workers"])
-        results = run_engine(module, driver, items, params)
-    except ReplicationError as exc:
-        module.fail_json(msg=str(exc), requests_sent=sum(c.rest.sent for c in clients), **exc.details)
-    finally:
-        for client in clients:
-            client.rest.close()
-    finish_run(module, results, bulk=bool(params["relationships"]), list_key=driver.list_key,
-               object_key=driver.object_key, item_key=driver.item_key, sent=sum(c.rest.sent for c in clients),
+    run_module(module, build_items, lambda params, _items: SnapMirrorDriver.connect(params),
                extras=("common_snapshot", "released", "rebaselined", "junction_path", "destination_volume_created",
-                       "destination_grown_to", "note"),
-               id_keys=("source_path",), warnings=driver.warnings, noun=driver.noun)
+                       "destination_grown_to", "note"), id_keys=("source_path",))
 
 
 if __name__ == "__main__":

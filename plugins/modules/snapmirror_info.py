@@ -20,7 +20,7 @@ author:
 extends_documentation_fragment:
   - storage.replication.ontap
   - storage.replication.attributes
-  - storage.replication.attributes.actiongroup_ontap
+  - storage.replication.ontap.actiongroup
   - storage.replication.attributes.info_module
 options:
   destination_paths:
