@@ -15,6 +15,7 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.storage.replication.plugins.plugin_utils import _ontap_sets as ontap
+from ansible_collections.storage.replication.plugins.plugin_utils import _options as options
 from ansible_collections.storage.replication.plugins.plugin_utils import _set_base as base
 from ansible_collections.storage.replication.plugins.plugin_utils import _sets as sets
 
@@ -32,6 +33,7 @@ def _wrap(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
 
 FILTERS: dict[str, t.Callable[..., t.Any]] = {
     "replication_vendor": sets.vendor_info,
+    "replication_options": options.typed_options,
     "replication_connection": sets.array_connection,
     "replication_connections": sets.connections,
     "replication_array_name": sets.array_names,

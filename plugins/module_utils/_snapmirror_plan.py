@@ -264,6 +264,10 @@ class _Course:
                 f"{item['destination_path']} is not initialized: its destination holds no data to break to. "
                 "Initialize it first (relationship_state: snapmirrored)")
         if self.state != "broken_off":
+            if self.state == "paused" and self.item.get("update"):
+                # quiesced by someone else: the destination may miss the source's latest writes. An update asked
+                # for (a planned failover) resumes it first, so the break keeps everything the source holds
+                self.reach_active()
             if self.state != "paused":
                 self.final_update()
                 self.quiesce()

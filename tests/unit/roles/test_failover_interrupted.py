@@ -6,40 +6,19 @@ what happened is read from the lab's request log.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from playbook_runs import playbook as run_playbook
+
 SETS = [{"name": "interrupted", "vendor": "ontap", "source": "ontap-a", "target": "ontap-b",
          "source_container": "svm_a", "target_container": "svm_b",
          "volumes": ["vol1", "vol2", "vol3", "vol4", "vol5"], "target_name_suffix": "_dr", "fence_order": ["vol1"]}]
 
 
 def playbook(lab, name, tmp_path, extra=None, wait=True):
-    endpoints = os.path.join(tmp_path, "endpoints.json")
-    with open(endpoints, "w", encoding="utf-8") as handle:
-        json.dump(lab.endpoints, handle)
-    extra_file = os.path.join(tmp_path, f"{name}-vars.json")
-    with open(extra_file, "w", encoding="utf-8") as handle:
-        json.dump(dict({"replication_sets": SETS, "failover_poll_interval": 0.1,
-                        "backend_replication_poll_interval": 0.1}, **(extra or {})), handle)
-    env = dict(os.environ, LAB_ENDPOINTS=endpoints, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".venv", "collections"))
-    env.pop("LAB_DIR", None)
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-               "-i", os.path.join(REPO, "playbooks", "inventory", "lab.yml"),
-               os.path.join(REPO, "playbooks", f"{name}.yml"), "-e", f"@{extra_file}"]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                            start_new_session=True, text=True)
-    if not wait:
-        return proc
-    out, _err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, out[-3000:]
-    return out
+    return run_playbook(lab, name, tmp_path, extra, wait, sets=SETS)
 
 
 def breaks(entries):
