@@ -78,6 +78,14 @@ def test_planned_failover_updates_before_the_quiesce():
         ["update", "wait_transfer", "quiesce", "wait_paused", "break", "wait_broken_off"]
 
 
+def test_planned_failover_resumes_a_relationship_quiesced_by_someone_else_and_transfers_first():
+    # the source may hold writes the quiesced destination never got: an update asked for reaches them first
+    assert plan(item(relationship_state="broken_off", update=True), rel("paused")) == \
+        ["resume", "wait_active", "update", "wait_transfer", "quiesce", "wait_paused", "break", "wait_broken_off"]
+    # without update (unplanned, the source gone) the quiesced relationship is broken as it is
+    assert plan(item(relationship_state="broken_off"), rel("paused")) == ["break", "wait_broken_off"]
+
+
 def test_breaking_an_uninitialized_relationship_is_refused():
     with pytest.raises(ReplicationError, match="not initialized"):
         plan(item(relationship_state="broken_off"), rel("uninitialized"))
