@@ -270,14 +270,14 @@ class Engine:
             record = self.driver.record(item)
             record.update({"changed": False, "actions": []})
             work.append(Item(self.driver.name(item), self._steps(item, record), record))
-        failed = [w for w, item in zip(work, self.items) if self.driver.key(item) in self.errors]
-        if failed and not self.continue_on_error:
+        order = work
+        if not self.continue_on_error:
             # a plan that failed stops the run before any other item sends anything: those items go first
-            run_items(failed + [w for w in work if w not in failed], self.driver.poll, self.max_workers, False,
-                      self.poll_interval, max(10.0, self.poll_interval))
-            return [w.result or {} for w in work]
-        return run_items(work, self.driver.poll, self.max_workers, self.continue_on_error, self.poll_interval,
-                         max(10.0, self.poll_interval))
+            failed = {id(w) for w, item in zip(work, self.items) if self.driver.key(item) in self.errors}
+            order = sorted(work, key=lambda w: id(w) not in failed)
+        run_items(order, self.driver.poll, self.max_workers, self.continue_on_error, self.poll_interval,
+                  max(10.0, self.poll_interval))
+        return [w.result or {} for w in work]
 
     def _steps(self, item: dict[str, t.Any], record: dict[str, t.Any]) -> Steps:
         driver = self.driver
