@@ -15,8 +15,9 @@ engine does the rest the same way for every vendor:
   never in the user's item.
 - **Data-loss guard.** An action that overwrites data present on one side only
   carries ``overwrites`` (what) and ``at_stake`` (bytes, or None when the array
-  cannot tell). The engine refuses such a plan unless the item says
-  ``allow_data_loss``; zero bytes measured is no refusal.
+  cannot tell, with ``at_most`` the bound it does give). The engine refuses such
+  a plan unless the item says ``allow_data_loss``; zero bytes measured is no
+  refusal.
 - **One rule for waiting.** A wait that a later action depends on always runs.
   With ``wait: false`` the waits after the plan's last changing action are
   skipped (reported as ``<wait> (skipped: wait=false)``).
@@ -55,7 +56,8 @@ class Action(str):
     It is a ``str`` so that a plan reads and compares as the list of step names it is. ``args`` hold the
     decisions the handler carries out (a body, the operation chosen, the snapshot to use). An action that
     overwrites data present on one side only names it in ``overwrites`` and measures it in ``at_stake``
-    (bytes; None when the array cannot tell). ``details`` go into a refusal's result (e.g. the common
+    (bytes; None when the array cannot tell, and then ``at_most`` is the bound it gives, e.g. the bytes that
+    differ between the two sides when it does not say which side was written). ``details`` go into a refusal's result (e.g. the common
     snapshot). ``rereads`` is false for a step that does not change the object the item reports (a
     mount), so no read follows it.
     """
@@ -63,16 +65,18 @@ class Action(str):
     args: dict[str, t.Any]
     overwrites: str | None
     at_stake: int | None
+    at_most: int | None
     details: dict[str, t.Any]
     rereads: bool
 
     def __new__(cls, name: str, args: dict[str, t.Any] | None = None, *, overwrites: str | None = None,
-                at_stake: int | None = None, details: dict[str, t.Any] | None = None,
-                rereads: bool = True) -> Action:
+                at_stake: int | None = None, at_most: int | None = None,
+                details: dict[str, t.Any] | None = None, rereads: bool = True) -> Action:
         action = super().__new__(cls, name)
         action.args = dict(args or {})
         action.overwrites = overwrites
         action.at_stake = at_stake
+        action.at_most = at_most
         action.details = dict(details or {})
         action.rereads = rereads
         return action
@@ -360,19 +364,36 @@ class Engine:
 def guard(name: str, item: dict[str, t.Any], actions: list[Action]) -> None:
     """Refuse a plan with a step that overwrites data on one side only, unless the item allows data loss.
 
-    Zero bytes measured is no loss. The refusal names the step, the item and the bytes at stake
-    ("unknown" when the array cannot tell)."""
+    Zero bytes measured is no loss, and so is an unknown amount bounded by zero. The refusal names the
+    step, the item and the bytes at stake ("unknown" when the array cannot tell, with the bound it gives)."""
     if item.get("allow_data_loss"):
         return
     for action in actions:
-        if action.overwrites is None or action.at_stake == 0:
+        if action.overwrites is None or action.at_stake == 0 or (action.at_stake is None and action.at_most == 0):
             continue
         verb = action.args.get("verb") or action.name
-        amount = f"{action.at_stake} bytes" if action.at_stake is not None else "an unknown amount of data"
+        if action.at_stake is not None:
+            amount = f"{action.at_stake} bytes"
+        elif action.at_most is not None:
+            amount = (f"an unknown amount of data (up to {action.at_most} bytes differ between the two sides "
+                      "and the array does not say which side was written)")
+        else:
+            amount = "an unknown amount of data"
+        extra = {"differing_bytes_at_most": action.at_most} if action.at_most is not None else {}
         raise ReplicationError(
             f"{verb} of {name} would discard {amount} written to {action.overwrites}; set allow_data_loss: true "
             f"to {verb} anyway", discarded_bytes=action.at_stake if action.at_stake is not None else "unknown",
-            **action.details)
+            **extra, **action.details)
+
+
+def differing_bytes_at_most(percent_same: t.Any, capacity_bytes: int) -> int | None:
+    """The most bytes that can differ between two volumes whose array reports ``percent_same`` percent of
+    their blocks identical (an integer rounded down, as ShadowImage's copyProgressRate of a split pair and
+    SMI-S PercentSynced of a fractured one): 0 at 100 percent, None when the array gives no figure."""
+    if percent_same is None or capacity_bytes <= 0:
+        return None
+    percent = max(0, min(100, int(percent_same)))
+    return -(-capacity_bytes * (100 - percent) // 100)
 
 
 def run_engine(module: t.Any, driver: Driver, items: list[dict[str, t.Any]], params: dict[str, t.Any]) \

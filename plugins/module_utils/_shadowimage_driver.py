@@ -2,13 +2,14 @@
 
 ``ShadowImageDriver`` reads every copy group of the run with one pair list request
 each (found by name, whatever its device groups are called), the array's job
-history only when a restore needs it, and the LDEVs and pools only when a pair is
-to be created; waiting items are polled with one pair list request per copy group
-and round. Its handlers carry out the plan's steps: the S-VOL and the pair are
-created (the pairs of a new copy group one at a time, the first creating the
-group), a pair or a whole copy group is split, resynced, restored or deleted, and
-each wait ends at the status the step leads to. A failure shows the pair's (or the
-copy group's) status as the run last saw it.
+history only when a restore needs it, the P-VOLs' capacity only when a resync or
+restore would overwrite blocks that differ (the data-loss guard's bound), and the
+LDEVs and pools only when a pair is to be created; waiting items are polled with
+one pair list request per copy group and round. Its handlers carry out the plan's
+steps: the S-VOL and the pair are created (the pairs of a new copy group one at a
+time, the first creating the group), a pair or a whole copy group is split,
+resynced, restored or deleted, and each wait ends at the status the step leads to.
+A failure shows the pair's (or the copy group's) status as the run last saw it.
 
 This is a private module: its API may change at any time.
 """
@@ -21,13 +22,13 @@ import time
 import typing as t
 
 from ._common import ReplicationError
-from ._engine import Action, Driver, Handler, Step, Steps
+from ._engine import Action, Driver, Handler, Step, Steps, guard
 from ._rest import HttpError, UnansweredWriteError
 from ._shadowimage_plan import (TRANSIENT, Key, check_create, check_device_groups, describe, desired_state,
                                 diff_view, group_view, is_create, item_key, item_name, listing, needs_history,
-                                plan as plan_pair, plan_group, predict)
-from ._vsp import (ALIVE_TIME, VspClient, group_id, id_of, job_operations, ldev_size, pair_facts, pair_history, record_group_id,
-                   split_id)
+                                overwritten_ldevs, plan as plan_pair, plan_group, predict)
+from ._vsp import (ALIVE_TIME, VspClient, group_id, id_of, job_operations, ldev_defined, ldev_size, pair_facts,
+                   pair_history, record_group_id, split_id)
 
 GRACE_SECONDS = 10.0
 RERUN = "Rerun the task: it reads the pair's status and continues from there (the array carries on copying)"
@@ -36,13 +37,14 @@ RERUN = "Rerun the task: it reads the pair's status and continues from there (th
 @dataclasses.dataclass
 class Observed:
     """What the read found for one item: the pair's facts (a list of every pair's for a copy group), the
-    array's record of the operations on it (read for a restore only), whether its S-VOL is to be created, and
-    what makes the item impossible (its plan raises it)."""
+    array's record of the operations on it (read for a restore only), whether its S-VOL is to be created,
+    what makes the item impossible (its plan raises it), and the bytes of the P-VOLs read for the guard."""
 
     facts: t.Any
     history: t.Any = None
     create_svol: bool = False
     refusal: ReplicationError | None = None
+    capacities: dict[int, int] = dataclasses.field(default_factory=dict)
 
 
 class ShadowImageDriver(Driver):
@@ -74,6 +76,8 @@ class ShadowImageDriver(Driver):
         self.group_ids: dict[str, str] = {}
         self.histories: dict[Key, t.Any] = {}
         self.ldevs: dict[int, dict[str, t.Any]] = {}
+        #: bytes of the P-VOLs whose pairs a resync or restore would overwrite (the guard's bound)
+        self.capacities: dict[int, int] = {}
         self.new_svols: dict[Key, bool] = {}
         self.refusals: dict[Key, ReplicationError] = {}
         #: the S-VOLs this run created, by item (a create planned again after a lost answer uses it)
@@ -134,6 +138,8 @@ class ShadowImageDriver(Driver):
             operations = self._operations()
             for item in wanting:
                 self.histories[item_key(item)] = self._history(item, operations, self.current(item))
+        self._measure([(i, self.current(i), self.histories.get(item_key(i))) for i in items
+                       if item_key(i) not in self.refusals])
         self._read_creates([i for i in items if item_key(i) not in self.refusals and is_create(i, self.current(i))])
 
     def current(self, item: dict[str, t.Any]) -> t.Any:
@@ -151,6 +157,16 @@ class ShadowImageDriver(Driver):
         if item.get("pair_name"):
             return pair_history(operations, cg, item["pair_name"])
         return {p["pair_name"]: pair_history(operations, cg, p["pair_name"]) for p in facts or []}
+
+    def _measure(self, reads: list[tuple[dict[str, t.Any], t.Any, t.Any]]) -> None:
+        """Read the capacity of the P-VOLs that a resync or restore of the items (with the facts and history
+        read) would overwrite, in as few LDEV requests as their ids allow; none when nothing would."""
+        wanted = {ldev for item, facts, history in reads for ldev in overwritten_ldevs(item, facts, history)}
+        wanted -= set(self.capacities)
+        if wanted:
+            for ldev_id, record in self.client.ldevs(wanted).items():
+                if ldev_defined(record) and ldev_size(record):
+                    self.capacities[ldev_id] = ldev_size(record) * 512
 
     def _read_creates(self, creates: list[dict[str, t.Any]]) -> None:
         """Reads only creates need: the LDEVs (defined, same size, not in a pair) and the pools of new S-VOLs."""
@@ -202,7 +218,7 @@ class ShadowImageDriver(Driver):
     def observe(self, item: dict[str, t.Any]) -> Observed:
         key = item_key(item)
         return Observed(self.current(item), self.histories.get(key), self.new_svols.get(key, False),
-                        self.refusals.get(key))
+                        self.refusals.get(key), self.capacities)
 
     # plan ----------------------------------------------------------------------------------------
     def plan(self, item: dict[str, t.Any], observed: Observed) -> list[Action]:
@@ -210,8 +226,12 @@ class ShadowImageDriver(Driver):
             if observed.refusal is not None:
                 raise observed.refusal
             if item.get("pair_name"):
-                return plan_pair(item, observed.facts, observed.history, observed.create_svol)
-            return plan_group(item, observed.facts, observed.history)
+                actions = plan_pair(item, observed.facts, observed.history, observed.create_svol,
+                                    observed.capacities)
+            else:
+                actions = plan_group(item, observed.facts, observed.history, observed.capacities)
+            guard(item_name(item), item, actions)  # the engine's guard, run here so its refusal shows the facts
+            return actions
         except ReplicationError as exc:
             self._show(item, observed.facts, exc)
             raise
@@ -278,11 +298,12 @@ class ShadowImageDriver(Driver):
         history = None
         if item.get("restore") and facts:
             history = self._history(item, (yield from step.call(self._operations)), facts)
-        return Observed(facts, history)
+        yield from step.call(self._measure, [(item, facts, history)])
+        return Observed(facts, history, capacities=self.capacities)
 
     def settled(self, step: Step) -> Observed:
         """After a wait for a running copy: plan the rest from the status it ended in (split may leave nothing)."""
-        return Observed(step.facts, step.observed.history)
+        return Observed(step.facts, step.observed.history, capacities=self.capacities)
 
     def finish(self, step: Step) -> None:
         record, item = step.record, step.item

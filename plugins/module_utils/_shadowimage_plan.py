@@ -6,6 +6,12 @@ operations, they return the ordered actions (``["create_svol", "create",
 "wait_paired"]``). ``check_create()`` judges a new pair's volumes and pool from
 the records the driver read. ``predict()`` is what a check-mode run expects.
 
+Data-loss guard: a resync (P-VOL -> S-VOL) or restore (S-VOL -> P-VOL) of a split or
+suspended pair overwrites whatever was written to the other side since the split. The
+array reports how many blocks differ (``copyProgressRate``, the share identical on both
+volumes, rounded down) but not which volume was written, so the action carries the bound
+it gives (``at_most``) and the engine refuses it unless the item says ``allow_data_loss``.
+
 Restore is an event, not a state: PAIR after a restore looks exactly like PAIR
 after a resync. It is performed when the pair is split; on a pair in PAIR it is
 accepted as already done only when the array's job history shows that the last
@@ -19,18 +25,21 @@ from __future__ import annotations
 import typing as t
 
 from ._common import ReplicationError
-from ._engine import Action, declared_items
+from ._engine import Action, declared_items, differing_bytes_at_most
 from ._vsp import (JOB_HISTORY_COUNT, MAX_LDEV_ID, check_name, describe_pair, group_id, ldev_defined, ldev_size,
                    split_id)
 
 ITEM_KEYS = ("copy_group", "pair_name", "pvol", "svol", "state", "pair_state", "restore", "copy_pace", "mu_number",
-             "consistency_group", "auto_split", "quick_mode", "resync_split", "pvol_device_group", "svol_device_group")
+             "consistency_group", "auto_split", "quick_mode", "resync_split", "pvol_device_group", "svol_device_group",
+             "allow_data_loss")
 SVOL_KEYS = ("pool_id", "ldev_id", "start_ldev_id", "end_ldev_id", "data_reduction_mode")
 DATA_REDUCTION_MODES = ("disabled", "compression", "compression_deduplication")
 PAIR_ONLY_KEYS = ("pvol", "svol", "mu_number", "consistency_group", "auto_split")
 DIFF_KEYS = ("state", "pvol_status", "svol_status", "pvol", "svol", "mu_number", "consistency_group")
 STATUSES = {"paired": ("PAIR", "PAIR"), "split": ("PSUS", "SSUS")}
 TRANSIENT = ("copying", "restoring")
+#: states of a pair whose volumes may differ: a resync or restore overwrites one with the other
+DIVERGED = ("split", "suspended_error")
 
 Key = t.Tuple[str, t.Optional[str]]
 
@@ -192,20 +201,27 @@ def _same_pair(item: dict[str, t.Any], current: dict[str, t.Any]) -> None:
         wrong.append(f"MU {current['mu_number']} (not {item['mu_number']})")
     if item.get("consistency_group") is not None and item["consistency_group"] != current.get("consistency_group"):
         wrong.append(f"consistency group {current.get('consistency_group')} (not {item['consistency_group']})")
-    if wrong:
-        raise ReplicationError(f"pair {name} exists with {', '.join(wrong)}; these cannot change on an existing pair. "
-                               "Delete it first (state=absent) to create it anew", pair=current)
+    if not wrong:
+        return
+    if item.get("state") == "absent":
+        raise ReplicationError(f"pair {name} exists with {', '.join(wrong)}: not the pair the task declares, so it "
+                               "is not deleted. Give its own values (or leave them out) to delete it", pair=current)
+    raise ReplicationError(f"pair {name} exists with {', '.join(wrong)}; these cannot change on an existing pair. "
+                           "Delete it first (state=absent) to create it anew", pair=current)
 
 
 def plan(item: dict[str, t.Any], current: dict[str, t.Any] | None, history: list[str] | None = None,
-         create_svol: bool = False) -> list[Action]:
+         create_svol: bool = False, capacities: dict[int, int] | None = None) -> list[Action]:
     """The ordered actions that take one pair from ``current`` (its facts, or None) to ``item``.
 
     ``history`` is the array's record of the operations on the pair, newest first
     (``job_operations``); it is read only to decide a restore. ``create_svol`` is
-    whether the S-VOL has to be created first.
+    whether the S-VOL has to be created first. ``capacities`` are the bytes of the
+    P-VOLs a resync or restore overwrites (``overwritten_ldevs``), which bound what
+    it may discard.
     """
-    return steps(*_pair_steps(item, current, history, create_svol))
+    actions = steps(*_pair_steps(item, current, history, create_svol))
+    return guarded(item, actions, [current] if current else [], capacities or {})
 
 
 def _pair_steps(item: dict[str, t.Any], current: dict[str, t.Any] | None, history: list[str] | None,
@@ -214,6 +230,7 @@ def _pair_steps(item: dict[str, t.Any], current: dict[str, t.Any] | None, histor
     if item.get("state") == "absent":
         if current is None:
             return []
+        _same_pair(item, current)  # a pair other than the one declared is not deleted either
         if current["state"] == "simplex":
             return ["wait_deleted"]
         return (["wait_paired"] if current["state"] == "restoring" else []) + ["delete", "wait_deleted"]
@@ -273,9 +290,10 @@ def _not_split(name: str, current: dict[str, t.Any], history: list[str]) -> str:
 
 
 def plan_group(item: dict[str, t.Any], pairs: list[dict[str, t.Any]] | None,
-               histories: dict[str, list[str]] | None = None) -> list[Action]:
+               histories: dict[str, list[str]] | None = None, capacities: dict[int, int] | None = None) \
+        -> list[Action]:
     """The ordered actions for every pair of a copy group at once (the array's copy group actions)."""
-    return steps(*_group_steps(item, pairs, histories))
+    return guarded(item, steps(*_group_steps(item, pairs, histories)), pairs or [], capacities or {})
 
 
 def _group_steps(item: dict[str, t.Any], pairs: list[dict[str, t.Any]] | None,
@@ -319,6 +337,65 @@ def _group_steps(item: dict[str, t.Any], pairs: list[dict[str, t.Any]] | None,
     if states == {"split"}:
         return []
     return (["wait_settled"] if states & set(TRANSIENT) else []) + tail
+
+
+# the data-loss guard ------------------------------------------------------------------------------
+def differing_bytes(pair: dict[str, t.Any], capacities: dict[int, int]) -> int | None:
+    """The most bytes that differ between the volumes of a split or suspended pair (None: no figure).
+
+    A split pair's ``copyProgressRate`` is the share of blocks identical on both volumes; a pair suspended
+    by a failure (PSUE) is resynchronized with a full copy, so all of it may differ."""
+    rate = 0 if pair.get("state") == "suspended_error" else pair.get("progress")
+    if rate is not None and int(rate) >= 100:
+        return 0
+    pvol = pair.get("pvol")
+    capacity = capacities.get(pvol) if pvol is not None else None
+    return differing_bytes_at_most(rate, capacity) if capacity else None
+
+
+def _overwrite(item: dict[str, t.Any], action: Action, pairs: list[dict[str, t.Any]],
+               capacities: dict[int, int]) -> Action:
+    """``action`` (a resync or restore) with what it overwrites on the pairs it acts on, and the bound."""
+    side, key = ("P-VOL", "pvol") if action.name == "restore" else ("S-VOL", "svol")
+    bounds = {str(p.get("pair_name")): (p.get(key), differing_bytes(p, capacities))
+              for p in pairs if p.get("state") in DIVERGED}
+    known = [b for _ldev, b in bounds.values() if b is not None]
+    at_most = sum(known) if len(known) == len(bounds) else None
+    if item.get("pair_name"):
+        ldev = pairs[0].get(key) if pairs else None
+        return Action(action.name, action.args, overwrites=f"the {side} (LDEV {ldev})", at_most=at_most,
+                      details=action.details, rereads=action.rereads)
+    shown = [f"{name} (LDEV {ldev}, {'no figure from the array' if b is None else f'up to {b} bytes'})"
+             for name, (ldev, b) in bounds.items() if b != 0]
+    listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+    return Action(action.name, action.args, overwrites=f"the {side}s of {listed}", at_most=at_most,
+                  details=dict(action.details, differing_bytes_by_pair={n: b for n, (_l, b) in bounds.items()}),
+                  rereads=action.rereads)
+
+
+def guarded(item: dict[str, t.Any], actions: list[Action], pairs: list[dict[str, t.Any]],
+            capacities: dict[int, int]) -> list[Action]:
+    """The plan with its resync and restore measured for the engine's data-loss guard (``guard``)."""
+    return [_overwrite(item, a, pairs, capacities) if a.name in ("resync", "restore") else a for a in actions]
+
+
+def overwritten_ldevs(item: dict[str, t.Any], current: t.Any, history: t.Any) -> list[int]:
+    """The P-VOLs whose capacity the guard needs: those of the pairs a resync or restore of the item would
+    overwrite with a share of blocks differing (none when the item allows data loss or the plan fails)."""
+    if item.get("allow_data_loss") or item.get("state") != "present" or not current:
+        return []
+    try:
+        if item.get("pair_name"):
+            names = _pair_steps(item, current, history, False)
+        else:
+            names = _group_steps(item, current, history)
+    except ReplicationError:
+        return []
+    if not {"resync", "restore"} & set(names):
+        return []
+    pairs = current if isinstance(current, list) else [current]
+    return [p["pvol"] for p in pairs if p.get("state") in DIVERGED and p.get("pvol") is not None and
+            differing_bytes(p, {}) != 0]
 
 
 def _listing(pairs: list[dict[str, t.Any]], limit: int = 5) -> str:

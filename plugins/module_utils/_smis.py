@@ -180,7 +180,13 @@ def normalized_state(copy_state: int | None, progress: int | None) -> str:
 
 
 def sync_facts(inst: t.Any, names: dict[str, str], now: datetime.datetime | None = None) -> dict[str, t.Any]:
-    """Normalized facts of one CIM_StorageSynchronized instance, the same for every module and role."""
+    """Normalized facts of one CIM_StorageSynchronized instance, the same for every module and role.
+
+    WhenSynced is the point in time the target holds, so a mirror's ``lag_seconds`` is its age: about 0 for a
+    synchronous mirror in Synchronized, and growing while a mirror is fractured, split, suspended, failed over
+    or broken (nothing renews WhenSynced then). ``recovery_point`` is that point in time. ``suspended_at`` is
+    WhenSuspended (CIM 2.29: the last Fracture, Split, Suspend or Failover), null when the provider has none.
+    """
     src, tgt = keys_of(inst.path)
     copy_state = _int(inst.get("CopyState"))
     progress = _int(inst.get("ProgressStatus"))
@@ -191,6 +197,7 @@ def sync_facts(inst: t.Any, names: dict[str, str], now: datetime.datetime | None
     replica_type = _int(inst.get("ReplicaType"))
     requested = _int(inst.get("RequestedCopyState"))
     when = _time(inst.get("WhenSynced"))
+    suspended = _time(inst.get("WhenSuspended"))
     now = now or datetime.datetime.now(datetime.timezone.utc)
     age = max(0, int((now - when).total_seconds())) if when else None
     kind = SYNC_TYPES.get(sync_type or 0)
@@ -225,6 +232,7 @@ def sync_facts(inst: t.Any, names: dict[str, str], now: datetime.datetime | None
         "age_seconds": age,
         "lag_seconds": age if kind == "mirror" else None,
         "recovery_point": when.replace(microsecond=0).isoformat() if when else None,
+        "suspended_at": suspended.isoformat() if suspended else None,
         "transferring": bool(transferring),
         "sync_maintained": inst.get("SyncMaintained"),
     }

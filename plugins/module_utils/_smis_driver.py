@@ -212,7 +212,10 @@ class SmisDriver(Driver):
         """The plan before its operations are chosen; raises for what cannot be done."""
         if observed.src is None or (item["state"] == "absent" and observed.tgt is None):
             return []  # nothing to remove: no such volume, so no such pair
-        actions = plan(item, observed.current, observed.opposite)
+        src, tgt = observed.src, observed.tgt
+        capacity = max(src["size"], tgt["size"]) if tgt is not None else src["size"]
+        foreign = [(dev, origin) for dev, origin in observed.others if dev != src["device_id"]]
+        actions = plan(item, observed.current, observed.opposite, capacity or None, foreign)
         if "create" in actions:
             self._check_create(item, observed)
         return actions
@@ -221,10 +224,6 @@ class SmisDriver(Driver):
         key = item_name(item)
         src, tgt = observed.src or {}, observed.tgt
         if tgt is not None:
-            if observed.others:
-                dev, origin = observed.others[0]
-                raise ReplicationError(f"{key}: target {item['target']} is already the target of a "
-                                       f"synchronization from {origin} (DeviceID {dev})")
             if tgt["size"] < src["size"]:
                 raise ReplicationError(f"{key}: target {item['target']} (DeviceID {tgt['device_id']}) is smaller "
                                        f"than the source: {tgt['size']} bytes for a source of {src['size']} bytes")
@@ -430,6 +429,7 @@ class SmisDriver(Driver):
         allow_gone = action in ("wait_idle", "wait_stopped") or step.item["state"] == "absent" or bool(
             step.vars.get("created") and sync_type == "clone")
         before_cs = before.get("copy_state_value")
+        caught_up = action == "wait_caught_up"
 
         def check(facts: t.Any) -> bool | str:
             if facts is None:
@@ -437,7 +437,10 @@ class SmisDriver(Driver):
             if facts.get("transferring"):
                 return False
             if targets is None or facts.get("copy_state_value") in targets:
-                return True
+                # caught up: Synchronized, no update in flight and every block on the target (PercentSynced 100)
+                return not caught_up or facts.get("progress") == 100
+            if caught_up:
+                return f"the synchronization is {facts.get('state')} ({facts.get('copy_state')})"
             if not facts.get("healthy") and facts.get("copy_state_value") != before_cs:
                 return f"the synchronization is {facts.get('state')} ({facts.get('copy_state')})"
             return False

@@ -115,7 +115,8 @@ def resolve(item: dict[str, t.Any], facts: dict[str, t.Any] | None, actions: lis
             elif action != "reverse":
                 state = final_state(state, [op.action], legacy)
             first = False
-        out.append(Action(op.action, dict(action.args, op=op), rereads=action.rereads))
+        out.append(Action(op.action, dict(action.args, op=op), overwrites=action.overwrites, at_stake=action.at_stake,
+                          at_most=action.at_most, details=action.details, rereads=action.rereads))
     return out
 
 

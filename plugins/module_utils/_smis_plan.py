@@ -9,20 +9,29 @@ last sync point (WhenSynced) against ``max_lag``. Which service and operation
 carry out each action is chosen afterwards from the provider's capabilities
 (``_smis_ops``).
 
+Steps that overwrite one side with the other carry the data at stake for the
+engine's guard (``_guarded``). The array tells PercentSynced (the share of the
+volume's blocks identical on both sides when no copy runs), not which side was
+written, so the bound is the bytes that differ; a failback is measured by
+WhenSynced against WhenSuspended (the target held every source write when it was
+failed over, and the source is read-only from then on: nothing at stake).
+
 This is a private module: its API may change at any time.
 """
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 
 from ._common import ReplicationError
-from ._engine import Action, actions_of, declared_items
+from ._engine import Action, declared_items, differing_bytes_at_most
 from ._smis import (COPY_STATES, LEGACY_OPERATIONS, MODE_VALUES, OPERATIONS, STATE_NAMES, SYNC_TYPE_VALUES,
                     UNHEALTHY_COPY_STATES, op_label)
 
 ITEM_KEYS = ("source", "target", "state", "sync_state", "sync_type", "mode", "interface", "resync", "max_lag",
-             "restore", "start_copy", "stop_copy", "reverse", "operation", "create_target")
+             "restore", "start_copy", "stop_copy", "reverse", "operation", "create_target", "allow_data_loss",
+             "update")
 TARGET_STATES = {"synchronized": 4, "fractured": 6, "split": 7, "suspended": 9, "failed_over": 10}
 STATE_OPS = {6: "fracture", 7: "split", 9: "suspend", 10: "failover"}
 WAITS = {4: "wait_synchronized", 6: "wait_fractured", 7: "wait_split", 9: "wait_suspended", 10: "wait_failed_over"}
@@ -46,7 +55,13 @@ LEGACY_OP_ENDS_PAIR = (2, 13)
 WAIT_TARGETS: dict[str, tuple[int, ...] | None] = {
     "wait_synchronized": (4,), "wait_copied": (4,), "wait_fractured": (6,), "wait_split": (7,),
     "wait_suspended": (9,), "wait_failed_over": (10,), "wait_restored": None, "wait_idle": None,
-    "wait_stopped": None}
+    "wait_stopped": None, "wait_caught_up": (4,)}
+# steps that overwrite one side with the other: step -> the side overwritten
+OVERWRITES = {"resync": "target", "start_copy": "target", "reset_replica": "target", "reverse": "target",
+              "restore": "source", "failback": "source"}
+# escape-hatch operations that are such steps (by interface: legacy or not)
+OPERATION_STEPS = {False: {11: "failback", 14: "resync", 15: "restore", 27: "reset_replica"},
+                   True: {4: "resync", 5: "restore", 12: "start_copy"}}
 SNAPSHOT_SYNCED = (4, 8)  # HPE 3PAR reports an idle virtual copy as Inactive (8)
 DIFF_KEYS = ("source", "target", "state", "copy_state", "sync_type", "mode", "healthy")
 DESCRIBED = ("state", "copy_state", "progress_status", "progress", "healthy")
@@ -100,7 +115,7 @@ def validate_item(item: dict[str, t.Any]) -> None:
     if item.get("operation") is not None:
         events.append("operation")
     if item.get("state") == "absent":
-        given = [k for k in ("sync_state", "mode", "resync", "max_lag", "reverse") if item.get(k)] + events
+        given = [k for k in ("sync_state", "mode", "resync", "max_lag", "reverse", "update") if item.get(k)] + events
         if given:
             raise ReplicationError(f"{name}: {', '.join(given)} only apply to state=present")
         return
@@ -111,7 +126,7 @@ def _validate_event(item: dict[str, t.Any], name: str, interface: str, events: l
     if len(events) > 1:
         raise ReplicationError(f"{name}: {' and '.join(events)} are separate events; give one per task")
     if events:
-        others = [k for k in ("sync_state", "reverse", "resync", "mode") if item.get(k)]
+        others = [k for k in ("sync_state", "reverse", "resync", "mode", "update") if item.get(k)]
         if others:
             raise ReplicationError(f"{name}: {events[0]} is an event of its own and cannot be combined with "
                                    f"{', '.join(others)} (its result would be undone, so a rerun would repeat it)")
@@ -184,12 +199,14 @@ def settled_state(pair: dict[str, t.Any]) -> int | None:
     return _settle(pair)[1]
 
 
-def plan(item: dict[str, t.Any], current: dict[str, t.Any] | None,
-         opposite: dict[str, t.Any] | None = None) -> list[Action]:
+def plan(item: dict[str, t.Any], current: dict[str, t.Any] | None, opposite: dict[str, t.Any] | None = None,
+         capacity: int | None = None, foreign: t.Sequence[tuple[str, str]] = ()) -> list[Action]:
     """The ordered actions that take the pair from ``current`` to ``item``; [] when nothing needs doing.
 
-    ``current`` is the pair source -> target, ``opposite`` the pair target -> source
-    (both ``sync_facts``, or None). Raises ReplicationError for what cannot be done.
+    ``current`` is the pair source -> target, ``opposite`` the pair target -> source (both ``sync_facts``,
+    or None). ``capacity`` is the volumes' size in bytes (the larger one), the base of the data-loss bound;
+    ``foreign`` the (DeviceID, name) of other sources whose synchronizations have the target as theirs.
+    Raises ReplicationError for what cannot be done.
     """
     if item.get("state") == "absent":
         pair = current or opposite
@@ -199,22 +216,29 @@ def plan(item: dict[str, t.Any], current: dict[str, t.Any] | None,
             # the copy may end the pair by itself: what is left to do is planned once it settled
             return [Action("wait_idle", {"replan": True}), Action("detach", rereads=False)]
         return [Action("detach", rereads=False)]
+    if foreign:
+        dev, origin = foreign[0]
+        raise ReplicationError(
+            f"{item_name(item)}: {item['target']} is already the target of {origin} (DeviceID {dev}), not of "
+            f"{item['source']}: a volume is the target of one synchronization at most. Remove that "
+            "synchronization (state absent) or choose another target; nothing was changed")
     begun = _begin(item, current, opposite)
     if not isinstance(begun, _Start):
-        return actions_of(begun)
+        return _guarded(item, begun, current or opposite or {}, capacity)
     event = event_of(item)
     age = begun.facts.get("age_seconds")
     max_lag = item.get("max_lag")
     recent = max_lag is not None and age is not None and age <= max_lag
+    names = begun.actions
     if event == "restore":
-        if begun.state == 18 or begun.busy or recent:
-            return actions_of(begun.actions)
-        return actions_of(begun.actions + ["restore", "wait_restored"])
-    if event == "start_copy":
-        if begun.busy or recent:
-            return actions_of(begun.actions)
-        return actions_of(begun.actions + ["start_copy", "wait_copied"])
-    return actions_of(_converge(item, begun, recent))
+        if not (begun.state == 18 or begun.busy or recent):
+            names = names + ["restore", "wait_restored"]
+    elif event == "start_copy":
+        if not (begun.busy or recent):
+            names = names + ["start_copy", "wait_copied"]
+    else:
+        names = _Course(item, begun, recent).converge()
+    return _guarded(item, names, begun.facts, capacity)
 
 
 def _begin(item: dict[str, t.Any], current: dict[str, t.Any] | None,
@@ -256,64 +280,162 @@ def _begin(item: dict[str, t.Any], current: dict[str, t.Any] | None,
     return _Start(settle + (["reverse"] if pair is opposite else []), state, sync_type, pair, False, bool(settle))
 
 
-def _converge(item: dict[str, t.Any], begun: _Start, recent: bool) -> list[str]:
-    """The steps to the declared sync_state and mode, after those that ``begun`` holds."""
-    name = item_name(item)
-    actions = list(begun.actions)
-    state = begun.state
-    facts, sync_type = begun.facts, begun.sync_type
-    synced = SNAPSHOT_SYNCED if sync_type == "snapshot" else (4,)
-    max_lag = item.get("max_lag")
-    mode_change = None
-    if item.get("mode") and not begun.fresh and facts and facts.get("mode") != item["mode"]:
-        if sync_type != "mirror":
-            raise ReplicationError(f"{name}: the mode of a {sync_type} is chosen when it is created (this one is "
-                                   f"{facts.get('mode')}); remove it (state absent) and create it again to change it")
-        mode_change = f"reset_to_{item['mode']}"
-    if sync_type in ("clone", "snapshot") and not begun.fresh and not begun.busy and state in synced:
-        age = facts.get("age_seconds")
-        refresh = not recent if item.get("resync") else max_lag is not None and (age is None or age > max_lag)
-        if refresh:
-            actions += ["resync", "wait_synchronized"]
-    desired = TARGET_STATES.get(item.get("sync_state") or "")
-    if desired is None and item.get("resync") and state not in synced:
-        if state == 10:
-            raise ReplicationError(f"{name}: the synchronization is failed over; set sync_state: synchronized to "
-                                   "fail back (Failback copies what was written at the target back to the source)")
-        desired = 4
+class _Course:
+    """The steps to the declared sync_state and mode, after those that a ``_Start`` holds."""
 
-    def reach_synced() -> None:
-        nonlocal state
-        if state in synced:
+    def __init__(self, item: dict[str, t.Any], begun: _Start, recent: bool) -> None:
+        self.item = item
+        self.name = item_name(item)
+        self.begun = begun
+        self.recent = recent
+        self.actions = list(begun.actions)
+        self.state = begun.state
+        self.synced = SNAPSHOT_SYNCED if begun.sync_type == "snapshot" else (4,)
+        self.mode_change: str | None = None
+        self.update = bool(item.get("update"))
+        if self.update and begun.sync_type != "mirror":
+            raise ReplicationError(f"{self.name}: update applies to mirrors, and this synchronization is a "
+                                   f"{begun.sync_type} (a point-in-time copy: resync it for a new one)")
+
+    def converge(self) -> list[str]:
+        item, facts, begun = self.item, self.begun.facts, self.begun
+        if item.get("mode") and not begun.fresh and facts and facts.get("mode") != item["mode"]:
+            if begun.sync_type != "mirror":
+                raise ReplicationError(
+                    f"{self.name}: the mode of a {begun.sync_type} is chosen when it is created (this one is "
+                    f"{facts.get('mode')}); remove it (state absent) and create it again to change it")
+            self.mode_change = f"reset_to_{item['mode']}"
+        self.refresh()
+        desired = TARGET_STATES.get(item.get("sync_state") or "")
+        if desired is None and item.get("resync") and self.state not in self.synced:
+            if self.state == 10:
+                raise ReplicationError(
+                    f"{self.name}: the synchronization is failed over; set sync_state: synchronized to fail back "
+                    "(Failback copies what was written at the target back to the source)")
+            desired = 4
+        if desired == 4:
+            self.reach_synced()
+            self.change_mode()
+            self.catch_up()
+        elif desired is not None and self.state != desired:
+            if self.update or not (desired == 10 and self.state in (5, 6, 7, 9)):
+                self.reach_synced()
+                self.change_mode()
+                self.catch_up()
+            self.actions.extend([STATE_OPS[desired], WAITS[desired]])
+            self.state = desired
+        self.change_mode()
+        if self.mode_change:
+            raise ReplicationError(
+                f"{self.name}: the mode of a mirror can be changed only while it is synchronized (it is "
+                f"{STATE_NAMES.get(self.state or 0, self.state)}); set sync_state: synchronized first")
+        return self.actions
+
+    def refresh(self) -> None:
+        """A new point-in-time copy of a clone or snapshot (resync, or max_lag exceeded)."""
+        begun, item = self.begun, self.item
+        if begun.sync_type not in ("clone", "snapshot") or begun.fresh or begun.busy or self.state not in self.synced:
             return
-        step = {9: "resume", 10: "failback", 8: "activate", 11: "activate"}.get(state or 0)
-        if step is None and state in (5, 6, 7, 12, 18):
+        age, max_lag = begun.facts.get("age_seconds"), item.get("max_lag")
+        due = not self.recent if item.get("resync") else max_lag is not None and (age is None or age > max_lag)
+        if due:
+            self.actions += ["resync", "wait_synchronized"]
+
+    def reach_synced(self) -> None:
+        if self.state in self.synced:
+            return
+        step = {9: "resume", 10: "failback", 8: "activate", 11: "activate"}.get(self.state or 0)
+        if step is None and self.state in (5, 6, 7, 12, 18):
             step = "resync"
         if step is None:
-            raise ReplicationError(f"{name}: cannot bring the synchronization from "
-                                   f"{STATE_NAMES.get(state or 0, state)} to synchronized")
-        actions.extend([step, "wait_synchronized"])
-        state = 4
+            raise ReplicationError(f"{self.name}: cannot bring the synchronization from "
+                                   f"{STATE_NAMES.get(self.state or 0, self.state)} to synchronized")
+        self.actions.extend([step, "wait_synchronized"])
+        self.state = 4
 
-    def change_mode() -> None:
-        nonlocal mode_change
-        if mode_change and state in (3, 4):
-            actions.extend([mode_change, "wait_synchronized"])
-            mode_change = None
+    def change_mode(self) -> None:
+        if self.mode_change and self.state in (3, 4):
+            self.actions.extend([self.mode_change, "wait_synchronized"])
+            self.mode_change = None
 
-    if desired == 4:
-        reach_synced()
-    elif desired is not None and state != desired:
-        if not (desired == 10 and state in (5, 6, 7, 9)):
-            reach_synced()
-            change_mode()
-        actions.extend([STATE_OPS[desired], WAITS[desired]])
-        state = desired
-    change_mode()
-    if mode_change:
-        raise ReplicationError(f"{name}: the mode of a mirror can be changed only while it is synchronized (it is "
-                               f"{STATE_NAMES.get(state or 0, state)}); set sync_state: synchronized first")
-    return actions
+    def catch_up(self) -> None:
+        """With update, once synchronized: wait until the target holds every source write."""
+        if self.update and self.state == 4:
+            self.actions.append("wait_caught_up")
+
+
+# the data-loss guard ------------------------------------------------------------------------------
+def _guarded(item: dict[str, t.Any], names: list[str], facts: dict[str, t.Any], capacity: int | None) -> list[Action]:
+    """The plan's steps as actions, with the data at stake of those that overwrite one side (``OVERWRITES``).
+
+    The measure is read from the pair as observed, so it holds for a step that runs on the pair as it is (a
+    reverse before it moves no data). A wait for what runs on the pair now, before such a step, asks for a new
+    plan: the rest is measured again once it settled. After any other step the amount is unknown.
+    """
+    legacy = item.get("interface") == "configuration_service"
+    state = facts.get("copy_state_value")
+    out: list[Action] = []
+    moved = False  # a step changed the data since the observation
+    for index, name in enumerate(names):
+        kind = None if name.startswith("wait_") else _overwriting(name, legacy, state)
+        settle = [n for n, a in enumerate(out) if a.is_wait]
+        if kind is not None and settle and not any(not a.is_wait and a != "reverse" for a in out):
+            out[settle[0]] = Action(out[settle[0]], {"replan": True})
+            return out + [Action(n) for n in names[index:]]
+        if kind is None:
+            out.append(Action(name))
+        else:
+            out.append(_measured(item, name, kind, state, {} if moved else facts, capacity, legacy))
+        if not name.startswith("wait_") and name != "reverse":
+            moved = True
+        state = final_state(state, [name], legacy)
+    return out
+
+
+def _overwriting(name: str, legacy: bool, state: int | None) -> str | None:
+    """The kind of overwriting step ``name`` is from ``state`` (a key of ``OVERWRITES``), or None."""
+    if name.startswith("operation_"):
+        return OPERATION_STEPS[legacy].get(int(name.split("_", 1)[1]))
+    if name == "reverse":
+        # a synchronized mirror copies at once in the new direction: what the old source had not sent is lost
+        return "reverse" if state == 4 else None
+    return name if name in OVERWRITES else None
+
+
+def _measured(item: dict[str, t.Any], name: str, kind: str, state: int | None, facts: dict[str, t.Any],
+              capacity: int | None, legacy: bool) -> Action:
+    """An overwriting step with its measure: (at_stake, at_most) from PercentSynced, WhenSynced and
+    WhenSuspended, the capacity and the state it runs from."""
+    percent = facts.get("progress")
+    at_stake: int | None = None
+    if kind == "failback" and _held_every_write(facts):
+        at_stake, at_most = 0, None
+    elif kind == "reset_replica" or not facts:
+        at_most = None  # back to the original point in time, which PercentSynced does not compare with
+    elif state in (5, 12):
+        at_most = 0 if percent == 100 else capacity  # PercentSynced of a broken copy may be the copy's progress
+    else:
+        at_most = differing_bytes_at_most(percent, capacity or 0)
+    side = OVERWRITES[kind]
+    what = f"the {side} {item[side]}"
+    if kind == "reverse":
+        what = f"the target {item['target']} (the source until now) that had not reached {item['source']}"
+    verb = kind.replace("_", " ")
+    if name.startswith("operation_"):
+        verb = f"operation {op_label(int(name.split('_', 1)[1]), legacy)}"
+    details = {"percent_synced": percent, "capacity_bytes": capacity}
+    if kind == "failback":
+        details.update(when_synced=facts.get("when_synced"), suspended_at=facts.get("suspended_at"))
+    return Action(name, {"verb": verb}, overwrites=what, at_stake=at_stake, at_most=at_most, details=details)
+
+
+def _held_every_write(facts: dict[str, t.Any]) -> bool:
+    """Whether a failed-over pair's target held every source write when it was failed over: WhenSynced at or
+    after WhenSuspended (the source is read-only to hosts while failed over)."""
+    synced, suspended = facts.get("when_synced"), facts.get("suspended_at")
+    if not synced or not suspended:
+        return False
+    return datetime.datetime.fromisoformat(synced) >= datetime.datetime.fromisoformat(suspended)
 
 
 def final_state(start: int | None, actions: t.Iterable[str], legacy: bool = False) -> int | None:
@@ -352,7 +474,7 @@ def predict(before: dict[str, t.Any] | None, item: dict[str, t.Any], actions: li
         after = {"source": item["source"], "target": item["target"],
                  "source_device_id": (src or {}).get("device_id"), "target_device_id": (tgt or {}).get("device_id"),
                  "sync_type": item.get("sync_type") or "mirror", "mode": create_mode(item) or "sync",
-                 "when_synced": None, "lag_seconds": None, "recovery_point": None}
+                 "when_synced": None, "lag_seconds": None, "recovery_point": None, "suspended_at": None}
     if "reverse" in actions:
         for one, other in (("source", "target"), ("source_device_id", "target_device_id")):
             after[one], after[other] = after.get(other), after.get(one)

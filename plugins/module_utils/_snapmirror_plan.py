@@ -157,7 +157,9 @@ class _Course:
         self.actions: list[Action] = []
         spec = item.get("create_destination") or {}
         self.grow: list[Action] = []
-        if spec.get("enabled") and spec.get("grow", True) and destination_volume and source_volume is not None \
+        # a reverse's destination (the old source) exists already: it grows when the DR copy outgrew it
+        if (spec.get("enabled") or item.get("reverse")) and spec.get("grow", True) and destination_volume \
+                and source_volume is not None \
                 and int(destination_volume.get("size") or 0) < int(source_volume.get("size") or 0):
             self.grow = [Action("grow_destination", {"uuid": destination_volume.get("uuid"),
                                                      "size": int(source_volume.get("size") or 0)})]
@@ -181,7 +183,7 @@ class _Course:
             self.active = active_state(opposite.get("policy_type"))
             body = {"source": {"path": opposite.get("destination_path")},
                     "destination": {"path": opposite.get("source_path")}, "state": self.active}
-            self.actions += [Action("reverse", {"uuid": str(opposite.get("uuid")), "body": body}),
+            self.actions += self.grow + [Action("reverse", {"uuid": str(opposite.get("uuid")), "body": body}),
                              self._wait_active()]
         else:
             self.active = active_state(policy_type)

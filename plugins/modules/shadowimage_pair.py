@@ -83,8 +83,11 @@ options:
     description:
       - V(paired) keeps the pair synchronized (PAIR). A split pair is resynchronized from the P-VOL, copying
         only the blocks changed on either side since the split; writes made to the S-VOL while it was split
-        are overwritten, which is what a resync is for (use O(restore) to copy them to the P-VOL instead). A
-        pair suspended by a failure (PSUE) is resynchronized with a full copy.
+        are overwritten (use O(restore) to copy them to the P-VOL instead). A pair suspended by a failure
+        (PSUE) is resynchronized with a full copy.
+      - A resync that would overwrite blocks differing between the two volumes is refused unless
+        O(allow_data_loss=true), since the array does not say which side was written; see O(allow_data_loss).
+        A split pair whose volumes are still identical is resynchronized without it.
       - V(split) makes the S-VOL a point-in-time copy (PSUS/SSUS). A new pair is split after its initial copy;
         a pair still copying is waited for first, and split unless its copy ended split (as a pair created
         with O(auto_split) does); a PSUE pair is resynchronized, then split.
@@ -102,11 +105,30 @@ options:
         on the pair was a restore; the rerun of a task that restored is then unchanged. Otherwise, and for a
         pair in any status other than split or RCPY, the task fails before changing anything.
       - A pair already restoring (RCPY) is waited for.
+      - A restore overwrites what was written to the P-VOL since the split. When the array reports blocks
+        that differ between the two volumes, the restore is refused unless O(allow_data_loss=true).
       - With O(pair_state=split) the pair is split again after the restore, so the S-VOL stays a frozen
         copy. A rerun finds the pair split, and the array's job history showing a restore followed by that
         split, and does nothing; once anything else was done to the pair, C(restore) restores again.
       - With O(pair_name) left out, every pair of the copy group is restored with one request; all must be
         split.
+    type: bool
+    default: false
+  allow_data_loss:
+    description:
+      - A resync (P-VOL to S-VOL) or restore (S-VOL to P-VOL) of a split or suspended pair overwrites whatever
+        was written to the other volume since the split. The array reports how much of the two volumes
+        differs (its copy progress rate of a split pair, the share of identical blocks) but not which of them
+        was written, so the module cannot tell whether data would be lost.
+      - With V(false) (the default) such a resync or restore is refused, in check mode too and before
+        anything is changed, naming the pair, the volume that would be overwritten and the most bytes that
+        differ (RV(differing_bytes_at_most); RV(discarded_bytes) is V(unknown)). A pair whose volumes are
+        identical (progress rate 100) is resynced or restored without it. A pair suspended by a failure (PSUE)
+        is resynchronized with a full copy, so all of its capacity counts as differing.
+      - For a copy group as a whole every pair is measured, and the refusal names the pairs that differ.
+      - V(true) proceeds, for example to resync after the S-VOL of a split pair was used for a backup, or
+        after writes to the P-VOL only, which the resync copies to the S-VOL without loss.
+      - With O(pairs), an item's own value overrides the task's.
     type: bool
     default: false
   copy_pace:
@@ -185,6 +207,9 @@ options:
       restore:
         description: See O(restore).
         type: bool
+      allow_data_loss:
+        description: See O(allow_data_loss).
+        type: bool
       copy_pace:
         description: See O(copy_pace).
         type: int
@@ -245,6 +270,30 @@ EXAMPLES = r"""
   storage.replication.shadowimage_pair:
     copy_group: db_backup
     pair_state: paired
+    # the array reports how many blocks differ between P-VOL and S-VOL, not which side was written:
+    # the task states that overwriting the S-VOLs is intended (without it a pair that differs is refused)
+    allow_data_loss: true
+
+# The routine backup flow: split, back up from the S-VOL, resync. After the backup the resync
+# says allow_data_loss, because the P-VOL has changed and the array cannot tell the module that
+# those changes are the P-VOL's own and not writes to the S-VOL it would discard.
+- name: Freeze the point-in-time copy for the backup
+  storage.replication.shadowimage_pair:
+    copy_group: db_backup
+    pair_name: db_data
+    pair_state: split
+
+- name: Back up from the S-VOL (mounted on the backup server)
+  ansible.builtin.command: /usr/local/bin/backup-svol --ldev 1280
+  delegate_to: backup01.example.com
+  changed_when: true
+
+- name: Resync the S-VOL from the P-VOL once the backup is done
+  storage.replication.shadowimage_pair:
+    copy_group: db_backup
+    pair_name: db_data
+    pair_state: paired
+    allow_data_loss: true
 
 - name: Roll the P-VOL back to the S-VOL's copy and keep the copy frozen (rerunnable)
   storage.replication.shadowimage_pair:
@@ -252,6 +301,7 @@ EXAMPLES = r"""
     pair_name: db_data
     restore: true
     pair_state: split
+    allow_data_loss: true  # what was written to the P-VOL since the split is overwritten: that is the point
 
 - name: Several pairs in one run, connection set once for the group
   module_defaults:
@@ -392,6 +442,23 @@ summary:
   description: Counts of items by outcome (C(total), C(changed), C(ok), C(failed), C(skipped)).
   returned: when O(pairs) is used
   type: dict
+discarded_bytes:
+  description:
+    - In a refusal to resync or restore, the bytes that would be discarded; always V(unknown), since the array
+      does not say which volume was written (see RV(differing_bytes_at_most)). Set O(allow_data_loss) to
+      proceed.
+  returned: when a resync or restore was refused to keep data
+  type: raw
+differing_bytes_at_most:
+  description: In a refusal to resync or restore, the most bytes that differ between the volumes, from the
+    array's copy progress rate and the P-VOL's capacity (for a copy group, the sum over its pairs).
+  returned: when a resync or restore was refused to keep data and the array gave a figure
+  type: int
+differing_bytes_by_pair:
+  description: For a copy group as a whole, that bound for each pair the refused resync or restore would
+    overwrite (null when the array gave no figure).
+  returned: when a copy group resync or restore was refused to keep data
+  type: dict
 requests_sent:
   description: HTTP requests this run sent to the REST server, the session requests included.
   returned: always
@@ -421,6 +488,7 @@ def argument_spec() -> dict:
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "pair_state": {"type": "str", "choices": ["paired", "split"]},
         "restore": {"type": "bool", "default": False},
+        "allow_data_loss": {"type": "bool", "default": False},
         "copy_pace": {"type": "int"},
         "mu_number": {"type": "int"},
         "consistency_group": {"type": "int"},

@@ -78,12 +78,15 @@ options:
       - V(synchronized) (CopyState 4) resyncs a fractured, split, broken, aborted or restored pair, resumes a
         suspended one, activates an inactive one, and fails back a failed-over one (Failback copies what was
         written at the target back to the source, then mirroring resumes). A resync overwrites what was
-        written at the target since the pair was fractured or split. For snapshots, HPE 3PAR reports an idle
-        virtual copy as Inactive (8); that counts as synchronized.
+        written at the target since the pair was fractured or split, and a failback what was written at the
+        source before the failover that had not reached the target; both are refused when that could lose
+        data, see O(allow_data_loss). For snapshots, HPE 3PAR reports an idle virtual copy as Inactive (8);
+        that counts as synchronized.
       - V(fractured) (6), V(split) (7) and V(suspended) (9) first bring the pair to synchronized, then
         fracture, split or suspend it.
       - V(failed_over) (10) fails over a synchronized, broken, fractured, split or suspended mirror directly (a
-        broken link or a dead source does not stop it) and waits for synchronized first otherwise.
+        broken link or a dead source does not stop it) and waits for synchronized first otherwise. For a
+        planned failover, set O(update) so that the target first gets the source's last writes.
     type: str
     choices: [synchronized, fractured, split, suspended, failed_over]
   sync_type:
@@ -144,7 +147,8 @@ options:
   restore:
     description:
       - Copy the replica back onto the source (Restore from Replica, or the legacy Restore, which on HPE 3PAR
-        promotes a virtual copy). What was written to the source since the copy was taken is overwritten.
+        promotes a virtual copy). What was written to the source since the copy was taken is overwritten, so
+        the restore is refused when the two sides differ unless O(allow_data_loss) is set.
       - Performed only from the states the provider accepts it in (a mirror must be fractured or split first);
         otherwise the task fails, naming the states it is accepted from.
       - Idempotency. Not repeated when the pair already shows CopyState Restored (18), when a restore still
@@ -174,6 +178,46 @@ options:
         (Reverse Roles) so that it runs from O(source) to O(target). When it already runs that way nothing is
         done, so reversing is idempotent. The new target is overwritten by the next resync.
       - Without it, a synchronization found in the opposite direction fails the task.
+    type: bool
+    default: false
+  allow_data_loss:
+    description:
+      - Steps that overwrite one side with the other are refused before anything is sent when that could
+        lose data written to the overwritten side only. The refusal names the synchronization, the step and
+        the bytes at stake, in C(discarded_bytes) and C(differing_bytes_at_most). V(true) lets them run.
+      - Guarded steps. A resync of a fractured, split, restored, broken or aborted pair, and the refresh of a
+        clone or snapshot (O(resync), O(max_lag)), overwrite the target; O(start_copy) too. O(restore) and a
+        failback overwrite the source. A reverse of a synchronized mirror overwrites what the old source had
+        not sent yet. The escape hatch's Failback (11), Resync Replica (14), Restore from Replica (15) and
+        Reset Replica (27), and the legacy Resync (4), Restore (5) and Start Copy (12), are guarded the same way.
+      - The measure. The provider reports PercentSynced (the share of the volume's blocks identical on both
+        sides) but not which side was written, so the refusal says how many bytes differ at most ("up to N
+        bytes") and C(discarded_bytes) is V(unknown). Two identical sides (PercentSynced 100) are never
+        refused. For a broken or aborted pair the bound is the whole volume unless PercentSynced is 100, and
+        for Reset Replica the amount is unknown.
+      - A failback is not refused when the target held every source write at the failover (WhenSynced at or
+        after WhenSuspended; the source is read-only to hosts while failed over), so what was written at the
+        target comes home; otherwise it is measured like a resync.
+      - Not guarded. Resume of a suspended and Activate of an inactive mirror (hosts do not write such a
+        target), the creation of a synchronization into an existing volume, other escape-hatch operations.
+      - The resync after a routine backup from a split mirror needs V(true) (see the examples). In
+        O(synchronizations), an item's own value overrides the task's.
+    type: bool
+    default: false
+  update:
+    description:
+      - For a planned failover of a mirror. Before a failover (O(sync_state=failed_over)), fracture, split or
+        suspend, first bring the mirror to synchronized (resume, resync, activate or fail back, as
+        O(sync_state=synchronized) does, with the O(allow_data_loss) guard), then wait until the target holds
+        every source write (step C(wait_caught_up), Synchronized with no update in flight and PercentSynced 100),
+        then cut over. Without it an asynchronous mirror is cut over with what it had copied so far, and a
+        fractured, split or suspended mirror is failed over as it is.
+      - With O(sync_state=synchronized) (or O(resync) of a mirror) it waits until caught up as well (a rerun
+        waits again and reports unchanged).
+      - Stop the hosts that write to the source first. While they write, an asynchronous mirror may never catch
+        up, and the wait then ends at O(wait_timeout) with the task failed and nothing cut over.
+      - A pair already in the declared state is left alone; no effect without O(sync_state) or O(resync). A clone
+        or snapshot fails the task (resync it for a new point in time).
     type: bool
     default: false
   operation:
@@ -247,6 +291,12 @@ options:
       operation:
         description: See O(operation).
         type: int
+      allow_data_loss:
+        description: See O(allow_data_loss).
+        type: bool
+      update:
+        description: See O(update).
+        type: bool
 notes:
   - Needs the Python library C(pywbem) on the host that runs the module (the controller or the execution
     environment).
@@ -290,6 +340,34 @@ EXAMPLES = r"""
     source: db_data
     target: db_data_mirror
     sync_state: failed_over
+
+- name: Planned failover of an asynchronous mirror (hosts stopped), once the target holds every source write
+  storage.replication.smis_sync:
+    source: db_data
+    target: db_data_mirror
+    sync_state: failed_over
+    update: true
+    wait_timeout: 3600
+
+- name: Routine backup from the mirror
+  block:
+    - name: Split the mirror; the target becomes a consistent, writable copy
+      storage.replication.smis_sync:
+        source: db_data
+        target: db_data_mirror
+        sync_state: split
+
+    - name: Back up from the target (the backup host mounts db_data_mirror)
+      ansible.builtin.command: /usr/local/bin/backup-volume db_data_mirror
+      changed_when: true
+
+    - name: Resync; the source's writes since the split replace whatever differs on the target
+      # the array tells how much differs, not which side was written: refused without allow_data_loss
+      storage.replication.smis_sync:
+        source: db_data
+        target: db_data_mirror
+        sync_state: synchronized
+        allow_data_loss: true
 
 - name: An HPE 3PAR physical copy through the legacy Copy Services, refreshed when older than 12 hours
   module_defaults:
@@ -399,10 +477,14 @@ synchronization:
       description: Seconds since WhenSynced.
       type: int
     lag_seconds:
-      description: For mirrors, seconds since WhenSynced; null for clones and snapshots.
+      description: For mirrors, the age in seconds of WhenSynced, the point in time the target holds (about 0 when
+        caught up, growing while fractured, split, suspended, failed over, broken or behind); null otherwise.
       type: int
     recovery_point:
-      description: WhenSynced as an ISO time (to the second), or null.
+      description: WhenSynced as an ISO time (to the second), the point in time the target holds; or null.
+      type: str
+    suspended_at:
+      description: WhenSuspended (CIM 2.29), the last fracture, split, suspend or failover, as an ISO time; or null.
       type: str
     transferring:
       description: Whether a copy, resync, restore or failback runs.
@@ -436,6 +518,19 @@ summary:
   description: Counts of items by outcome (C(total), C(changed), C(ok), C(failed), C(skipped)).
   returned: when O(synchronizations) is used
   type: dict
+discarded_bytes:
+  description:
+    - The bytes a refused step would have discarded, or V(unknown) when the provider cannot tell (it reports
+      how much differs, not which side was written); see C(differing_bytes_at_most). The task was refused and
+      nothing was changed; set O(allow_data_loss) to proceed.
+  returned: when a step was refused to keep data
+  type: raw
+differing_bytes_at_most:
+  description:
+    - The most bytes that differ between the two sides, from PercentSynced (also returned, as C(percent_synced))
+      over the capacity of the larger volume (C(capacity_bytes)).
+  returned: when a step was refused to keep data and the provider gave a bound
+  type: int
 requests_sent:
   description: CIM operations this run sent to the provider.
   returned: always
@@ -474,6 +569,8 @@ def argument_spec() -> dict:
         "stop_copy": {"type": "bool", "default": False},
         "reverse": {"type": "bool", "default": False},
         "operation": {"type": "int"},
+        "allow_data_loss": {"type": "bool", "default": False},
+        "update": {"type": "bool", "default": False},
     }
     items = item_options(per_item, ITEM_KEYS)
     items["source"]["required"] = True

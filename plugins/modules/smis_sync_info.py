@@ -138,10 +138,18 @@ synchronizations:
       description: Seconds since WhenSynced.
       type: int
     lag_seconds:
-      description: For mirrors, seconds since WhenSynced; null otherwise.
+      description:
+        - For mirrors, the age in seconds of WhenSynced, the newest point in time the target holds. About 0 for a
+          synchronized mirror that caught up; it keeps growing while the mirror is fractured, split, suspended,
+          failed over or broken, or while an asynchronous update is behind. Null for clones and snapshots.
       type: int
     recovery_point:
-      description: WhenSynced as an ISO time (to the second), or null.
+      description: WhenSynced as an ISO time (to the second), the point in time the target holds; or null.
+      type: str
+    suspended_at:
+      description:
+        - WhenSuspended (CIM_Synchronized since schema 2.29) as an ISO time, when the synchronization was last
+          fractured, split, suspended or failed over; null when never, or when the provider does not report it.
       type: str
     transferring:
       description: Whether a copy, resync, restore or failback runs.

@@ -29,6 +29,7 @@ class OntapSets(VendorSets):
     """Items are ``snapmirror`` relationships ``<source SVM>:<volume>`` -> ``<target SVM>:<replica>``."""
 
     failback_reads = 2
+    in_sync_states = MIRRORED
 
     def items(self, rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
         src_svm = rset.get("source_container")

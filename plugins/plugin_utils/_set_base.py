@@ -112,6 +112,13 @@ class VendorSets:
 
     #: How many lists of the info module ``failback_items`` takes (ONTAP: the DR side's and the primary's).
     failback_reads = 1
+    #: The states of an item whose target follows its source; a planned failover brings every other item
+    #: into one of them (its catch-up step) before it cuts any item of the set over.
+    in_sync_states: tuple[str, ...] = ()
+    #: The state a failover leaves an item in.
+    cutover_state = "broken_off"
+    #: Item keys the catch-up and the cutover do not send (e.g. how to create a missing target).
+    cutover_drop: tuple[str, ...] = ()
 
     def items(self, rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
         """The items of the vendor's bulk module for a set, in fencing order."""
@@ -129,12 +136,21 @@ class VendorSets:
         """A failover target candidate from the info module's list on that target (``items``, and any extra)."""
         return {"items": self.set_facts(rset, listed, mount)}
 
+    def result_facts(self, facts: Item) -> Item:
+        """An item's facts as the bulk module reported them, in the shape ``set_facts`` gives."""
+        return facts
+
+    def cutover_state_of(self, rset: dict[str, t.Any]) -> str:
+        """The state a failover of the set leaves its items in."""
+        return self.cutover_state
+
     def failover_waves(self, entry: dict[str, t.Any]) -> list[list[Item]]:
         """The module items of each failover step of a plan entry, fencing order first.
 
         The default fences the items that have a replica on the target (``facts``), wave by wave.
         """
-        return [module_items(wave) for wave in fence_waves([i for i in entry["items"] if i.get("facts")])]
+        return [module_items(wave, self.cutover_drop)
+                for wave in fence_waves([i for i in entry["items"] if i.get("facts")])]
 
     def item_name(self, item: Item) -> str:
         """How reports name an item."""

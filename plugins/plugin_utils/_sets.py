@@ -17,7 +17,7 @@ import os
 import typing as t
 
 from ansible_collections.storage.replication.plugins.plugin_utils._set_base import (
-    FENCED, Item, SetError, array_name, set_targets)
+    FENCED, Item, SetError, array_name, module_items, set_targets)
 from ansible_collections.storage.replication.plugins.plugin_utils._vendors import VENDORS, vendor_named, vendor_of
 
 CONNECTION_KEYS = ("hostname", "username", "password", "validate_certs", "ca_path", "port", "timeout")
@@ -184,6 +184,65 @@ def choose_target(candidates_: list[dict[str, t.Any]]) -> dict[str, t.Any]:
                              None if c.get("error") or worst(c) == float("inf") else int(worst(c)),
                              "error": c.get("error")} for c in candidates_]
     return chosen
+
+
+def catch_up_items(entry: dict[str, t.Any]) -> list[Item]:
+    """The module items a planned failover brings in sync before it cuts anything over.
+
+    Every item with a replica on the target whose state is not its vendor's in-sync state, whatever an
+    operator left it in (paused, quiesced, fractured, split, broken off, still copying). A set whose
+    items all stand in the state its failover leaves (``cutover_state_of``) was failed over already:
+    nothing to catch up, so a rerun changes nothing. When only some do (a run stopped mid-way, or an
+    item broken off by hand), those are brought back in sync too; the vendor's module does that only
+    when it overwrites nothing (its data-loss guard), else the set is refused.
+    """
+    rset = entry.get("set") or {}
+    sets = vendor_of(rset).sets
+    present = [i for i in entry.get("items") or [] if i.get("facts")]
+    cut = sets.cutover_state_of(rset)
+    if present and all(i["facts"].get("state") == cut for i in present):
+        return []
+    late = [i for i in present if i["facts"].get("state") not in sets.in_sync_states]
+    return module_items(late, sets.cutover_drop)
+
+
+def caught_up(entry: dict[str, t.Any], result: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """A failover plan entry after its catch-up run: items carry the facts the module reported, and
+    ``refused`` names each item that could not be brought in sync, and why (the set is then not cut over).
+    """
+    row_vendor = vendor_of(entry.get("set"))
+    out = dict(entry, refused=[])
+    if not result or result.get("skipped"):
+        return out
+    entries = result.get(row_vendor.list_key)
+    if not isinstance(entries, list):
+        out["refused"] = [f"the catch-up did not run: {result.get('msg', 'no result')}"]
+        return out
+    by_name = {e.get("destination_path") or e.get("item"): e for e in entries}
+    items = []
+    for item in entry.get("items") or []:
+        done = by_name.get(row_vendor.sets.item_name(item))
+        if done is not None and done.get("failed"):
+            out["refused"].append(f"{row_vendor.sets.item_name(item)}: {done.get('msg')}")
+        elif done is not None and done.get(row_vendor.object_key):
+            item = dict(item, facts=row_vendor.sets.result_facts(done[row_vendor.object_key]))
+        items.append(item)
+    out["items"] = items
+    return out
+
+
+def refused_rows(entry: dict[str, t.Any], step: str = "failover") -> list[dict[str, t.Any]]:
+    """Failed report rows for every item of a set whose catch-up refused: none of them was cut over."""
+    sets = vendor_of(entry.get("set")).sets
+    base = _row_base(entry["set"], entry.get("target_name"), step)
+    why = "; ".join(entry.get("refused") or [])
+    rows = []
+    for item in entry.get("items") or []:
+        row = dict(base, item=sets.item_name(item), failed=True, changed=False, skipped=False, actions=[],
+                   msg=f"not failed over: the set could not be brought in sync first ({why})")
+        row.update({k: (item.get("facts") or {}).get(k) for k in ROW_FACTS})
+        rows.append(row)
+    return rows
 
 
 def rpo_violations(items_: list[Item], max_lag: int | None) -> list[str]:

@@ -19,6 +19,12 @@ FAILBACK_PHASES = {"failed_over": "failed_over", "synchronized": "home"}
 class SmisSets(VendorSets):
     """Items are ``smis_sync`` synchronizations ``{source, target}``, named ``<source> -> <target>``."""
 
+    in_sync_states = ("synchronized",)
+
+    def cutover_state_of(self, rset: dict[str, t.Any]) -> str:
+        """``failed_over``, or the set's ``options.failover_state``."""
+        return str((rset.get("options") or {}).get("failover_state") or "failed_over")
+
     def items(self, rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
         """One synchronization per source volume.
 

@@ -21,6 +21,10 @@ GROUP_NOTE = "split with its copy group in one operation: every S-VOL of the gro
 class VspSets(VendorSets):
     """Items are ``shadowimage_pair`` pairs ``{copy_group, pair_name, pvol, svol}``, named ``<copy_group>/<pair_name>``."""
 
+    in_sync_states = ("paired",)
+    cutover_state = "split"
+    cutover_drop = ("svol",)
+
     def items(self, rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
         """One pair per P-VOL in the set's copy group.
 
@@ -67,7 +71,10 @@ class VspSets(VendorSets):
         """One split of the whole copy group when the plan says so, else the pairs wave by wave (without ``svol``)."""
         if entry.get("group_split"):
             return [[{"copy_group": entry["items"][0]["copy_group"]}]]
-        return [module_items(wave, ["svol"]) for wave in fence_waves([i for i in entry["items"] if i.get("facts")])]
+        return super().failover_waves(entry)
+
+    def result_facts(self, facts: Item) -> Item:
+        return _pair_facts(facts) or facts
 
     def missing_msg(self, item: Item, target: str) -> str:
         return f"no ShadowImage pair for this P-VOL in copy group {item.get('copy_group')}"

@@ -187,6 +187,31 @@ destination holds exactly the image taken when it started (a mirror then loops
 until it caught up with later writes). Synchronous mirrors in CopyState 4 apply
 host writes to the target at once; asynchronous ones with a background update
 transfer (``smis-mirror-update``). Snapshots and virtual copies are instant.
+
+Progress and points in time (every CIM_StorageSynchronized):
+
+- ``PercentSynced``: while a copy, resync, restore, failback or mirror update
+  runs, its progress (99 at most until it ends). Otherwise the share of the
+  volume's blocks that are identical on both sides, rounded down, computed over
+  the capacity in blocks (of the larger volume), not over the blocks written: so
+  ``(100 - PercentSynced)`` percent of the capacity bounds the bytes that differ
+  (a client's data-loss bound). It does not say which side was written. 100
+  means the two sides are identical.
+- ``WhenSynced``: the point in time the target holds. A Synchronized mirror that
+  caught up (no update in flight, identical blocks) reports now; an asynchronous
+  one with an update in flight the time of the image the last update delivered
+  (its start when the source changed meanwhile). A Fracture, Split, Suspend or
+  Failover that finds the mirror caught up records its own time; nothing renews
+  it while the pair is not Synchronized, so its age keeps growing. Clones and
+  snapshots: when the last copy or resync (``3par``: also restore) completed;
+  NULL before that.
+- ``WhenSuspended`` (CIM_Synchronized since schema 2.29, added to the lab's
+  ``cim.mof`` subset by ``schema.py``): when the pair was last fractured, split,
+  suspended or failed over; NULL if never (always NULL on ``3par``, whose local
+  copies have none of those states). ``WhenSynced >= WhenSuspended`` on a
+  failed-over mirror says the target held every source write at the failover,
+  and the source is read-only to hosts from then on: a Failback discards nothing.
+
 Host access (the control API refuses writes to a volume that is not "rw"):
 mirror targets are "ro" except when Fractured, Split, Failedover or Restored
 ("rw"); a failed-over mirror's source is "ro"; clone and physical copy targets

@@ -374,14 +374,21 @@ class Engine:
 
     # rendering ----------------------------------------------------------------------------------------
     def percent_synced(self, sync: Sync) -> int:
+        """PercentSynced: while a copy runs, its progress (99 at most); otherwise the share of the volume's
+        blocks that are identical on both sides, rounded down, over the capacity in blocks (the larger
+        volume's), so that ``100 - PercentSynced`` percent of the capacity bounds the bytes that differ.
+        It does not say which side was written."""
         if sync.transfer is not None:
             return min(99, sync.transfer.progress)
         src, tgt = sync.src.fv.blocks, sync.tgt.fv.blocks
-        indices = set(src) | set(tgt)
-        if not indices:
-            return 100
-        same = sum(1 for i in indices if src.get(i) == tgt.get(i))
-        return int(100 * same // len(indices))
+        capacity = max(sync.src.fv.nblocks, sync.tgt.fv.nblocks)
+        differing = sum(1 for i in set(src) | set(tgt) if src.get(i) != tgt.get(i))
+        return 100 * max(0, capacity - differing) // capacity
+
+    @staticmethod
+    def caught_up(sync: Sync) -> bool:
+        """Whether the target holds the source's image now (no copy running, identical blocks)."""
+        return sync.transfer is None and sync.src.fv.blocks == sync.tgt.fv.blocks
 
     def sync_properties(self, sync: Sync) -> Out:
         raise NotImplementedError

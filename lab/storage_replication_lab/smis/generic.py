@@ -78,15 +78,20 @@ class GenericEngine(Engine):
                 8: SS_IDLE, 9: SS_QUIESCED, 10: SS_FRACTURED, 12: SS_BROKEN, 18: SS_IDLE}.get(state, SS_UNKNOWN)
 
     def sync_properties(self, sync: Sync) -> Out:
+        """The pair's properties. WhenSynced is the point in time the target holds: now for a Synchronized
+        mirror that caught up (no update in flight), else the time of the image the last copy or update
+        delivered, or of the Fracture / Split / Suspend / Failover that found the target caught up. Nothing
+        renews it while the pair is not Synchronized. WhenSuspended is the last of those cuts."""
         mirrored = sync.kind == "mirror" and sync.copy_state == CS_SYNCHRONIZED
         when = sync.when_synced
-        if mirrored and sync.mode == MODE_SYNC and sync.transfer is None:
+        if mirrored and self.caught_up(sync):
             when = self.now()
         if sync.kind == "mirror":
             copy_type = CT_SYNC if sync.mode == MODE_SYNC else CT_ASYNC
         else:
             copy_type = CT_UNSYNC_ASSOC
         return {"WhenSynced": cim_time(when) if when else None, "SyncMaintained": mirrored,
+                "WhenSuspended": cim_time(sync.when_suspended) if sync.when_suspended else None,
                 "CopyState": sync.copy_state, "RequestedCopyState": sync.requested,
                 "CopyPriority": sync.copy_priority, "ProgressStatus": sync.progress,
                 "PercentSynced": self.percent_synced(sync), "SyncType": sync.sync_type, "Mode": sync.mode,
@@ -112,7 +117,15 @@ class GenericEngine(Engine):
                 sync.tgt.fv.apply({i: vol.fv.blocks[i] for i in indices if i in vol.fv.blocks})
                 sync.when_synced = self.now()
             else:
+                if sync.transfer is None and self._same_but(sync, indices):
+                    sync.when_synced = self.now()  # the target held everything up to this write
                 self.pump(sync)
+
+    @staticmethod
+    def _same_but(sync: Sync, indices: list[int]) -> bool:
+        """Whether the two sides hold the same blocks apart from ``indices``."""
+        src, tgt, skip = sync.src.fv.blocks, sync.tgt.fv.blocks, set(indices)
+        return all(src.get(i) == tgt.get(i) for i in (set(src) | set(tgt)) - skip)
 
     def pump(self, sync: Sync) -> None:
         if sync.kind != "mirror" or sync.copy_state != CS_SYNCHRONIZED or sync.transfer is not None or sync.busy:
@@ -122,10 +135,11 @@ class GenericEngine(Engine):
         if self.fabric.reachable(self.array.name, self.array.name) is not None:
             return
         sync.activity = "update"
+        started = self.now()  # the time of the image this update delivers
 
         def done() -> None:
             sync.activity = None
-            sync.when_synced = self.now()
+            sync.when_synced = self.now() if self.caught_up(sync) else started
             self.pump(sync)
 
         def fail(message: str, code: str) -> None:
@@ -226,6 +240,22 @@ class GenericEngine(Engine):
         self.refresh_access()
         return result
 
+    def _cut(self, sync: Sync, op: int) -> None:
+        """Fracture, Split, Suspend, Deactivate or Failover: the copy stops. A mirror that was caught up
+        holds the source's image of this moment (WhenSynced); all but Deactivate set WhenSuspended."""
+        held = sync.kind == "mirror" and sync.copy_state == CS_SYNCHRONIZED and self.caught_up(sync)
+        self.stop(sync, f"copy stopped by {OP_NAMES[op]}")
+        result = {OP_FRACTURE: CS_FRACTURED, OP_SPLIT: CS_SPLIT, OP_SUSPEND: CS_SUSPENDED,
+                  OP_DEACTIVATE: CS_INACTIVE, OP_FAILOVER: CS_FAILEDOVER}[op]
+        self.reach(sync, result)
+        now = self.now()
+        if held:
+            sync.when_synced = now
+        if op == OP_DEACTIVATE:
+            sync.progress = PS_DORMANT
+        else:
+            sync.when_suspended = now
+
     def _job(self, service: Service, sync: Sync, op: int) -> Job:
         return self.new_job(service, "ModifyReplicaSynchronization",
                             f"{OP_NAMES[op]} of {sync.src.name} ({sync.src.device_id}) -> {sync.tgt.name} "
@@ -264,12 +294,7 @@ class GenericEngine(Engine):
             self.array.delete_volume(sync.tgt)
             return RC_OK, {}
         if op in (OP_FRACTURE, OP_SPLIT, OP_SUSPEND, OP_DEACTIVATE, OP_FAILOVER):
-            self.stop(sync, f"copy stopped by {name}")
-            result = {OP_FRACTURE: CS_FRACTURED, OP_SPLIT: CS_SPLIT, OP_SUSPEND: CS_SUSPENDED,
-                      OP_DEACTIVATE: CS_INACTIVE, OP_FAILOVER: CS_FAILEDOVER}[op]
-            self.reach(sync, result)
-            if op == OP_DEACTIVATE:
-                sync.progress = PS_DORMANT
+            self._cut(sync, op)
             return RC_OK, {}
         if op == OP_RESTORE:
             job = self._job(service, sync, op)

@@ -299,7 +299,8 @@ class Sync:
         self.progress = PS_INITIALIZING
         self.sync_state = SS_INITIALIZED
         self.requested = CS_NOT_APPLICABLE
-        self.when_synced: float | None = None
+        self.when_synced: float | None = None   # the point in time the target holds (its image's time)
+        self.when_suspended: float | None = None  # last Fracture, Split, Suspend or Failover
         self.copy_priority = 2
         self.created = created
         self.transfer: Transfer | None = None

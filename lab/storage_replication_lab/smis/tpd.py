@@ -60,7 +60,9 @@ class TpdEngine(Engine):
         return TPD_WAIT_STATES.get((repl_type, method), ())
 
     def sync_properties(self, sync: Sync) -> Out:
+        # local copies are never fractured, split, suspended or failed over: WhenSuspended stays NULL
         return {"WhenSynced": cim_time(sync.when_synced) if sync.when_synced else None, "SyncMaintained": False,
+                "WhenSuspended": cim_time(sync.when_suspended) if sync.when_suspended else None,
                 "CopyState": sync.copy_state, "RequestedCopyState": sync.requested,
                 "CopyPriority": sync.copy_priority, "ProgressStatus": sync.progress,
                 "PercentSynced": self.percent_synced(sync), "SyncType": sync.sync_type, "Mode": sync.mode,

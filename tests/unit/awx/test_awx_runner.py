@@ -62,6 +62,9 @@ class VendorCase:
     # (item, state) the status job must show after the setup
     status_rows: list[tuple[str, str]]
     credential_extra: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    # a failback the array cannot prove safe: the first launch must refuse naming this text, and the job is
+    # launched again with failback_allow_data_loss: true (the operator's answer to the survey)
+    failback_refusal: str | None = None
 
     @property
     def source(self) -> str:
@@ -162,6 +165,8 @@ VSP = VendorCase(
     check_failed_over=VSP_CHECKS[1],
     check_home=VSP_CHECKS[2],
     status_rows=[(f"awx-vsp/p{p} on vsp-a", "paired") for p, _s in VSP_PAIRS],
+    # ShadowImage reports how much differs between P-VOL and S-VOL, not which side was written
+    failback_refusal="written to the P-VOL (LDEV 256)",
 )
 
 SMIS_PAIRS = [("201", "251"), ("202", "252")]
@@ -219,8 +224,10 @@ class AwxJobs:
         return dict({"username": info["username"], "password": info["password"], "ca_cert": ca_cert},
                     **self.case.credential_extra)
 
-    def launch(self, template_name: str, sets_in_inventory: bool = False) -> str:
-        """Run a job of the template; ``replication_sets`` go to the extra vars or the inventory's variables."""
+    def launch(self, template_name: str, sets_in_inventory: bool = False, answers: dict[str, t.Any] | None = None,
+               succeeds: bool = True) -> str:
+        """Run a job of the template; ``replication_sets`` go to the extra vars or the inventory's variables,
+        ``answers`` (a survey's) over the template's extra vars. Checks it succeeded, or failed (``succeeds``)."""
         template = self.templates[template_name]
         path = os.path.join(self.workdir, f"job{len(self.jobs) + 1}")
         os.makedirs(path)
@@ -228,7 +235,8 @@ class AwxJobs:
         env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(REPO, ".venv", "collections")
         env["ANSIBLE_NOCOLOR"] = "1"
         sets = {"replication_sets": [self.case.replication_set]}
-        extravars = dict(template.get("extra_vars") or {}, **SPEEDUPS, **({} if sets_in_inventory else sets))
+        extravars = dict(template.get("extra_vars") or {}, **SPEEDUPS, **({} if sets_in_inventory else sets),
+                         **(answers or {}))
         project = {os.path.relpath(p, REPO): p for p in glob.glob(os.path.join(REPO, "playbooks", "**", "*"),
                                                                   recursive=True) if os.path.isfile(p)}
         private_data_dir(path, self.inventory(sets if sets_in_inventory else {}), extravars, env, {"job_timeout": 240},
@@ -238,7 +246,8 @@ class AwxJobs:
                                     envvars={"PATH": os.pathsep.join([VENV_BIN, os.environ.get("PATH", "")])})
         self.jobs.append(runner)
         stdout = runner.stdout.read()
-        assert runner.status == "successful" and runner.rc == 0, f"{template_name}: {runner.status}\n{stdout[-4000:]}"
+        assert (runner.status == "successful" and runner.rc == 0) is succeeds, \
+            f"{template_name}: {runner.status}\n{stdout[-4000:]}"
         self.assert_no_secret(runner, stdout, template_name)
         return stdout
 
@@ -290,7 +299,12 @@ def test_dr_job_templates_through_ansible_runner_keep_passwords_out_of_events(ca
         written = {}
         for (dr_array, dr_key), home in case.dr_writes:
             written[home] = lab.write(dr_array, dr_key, blocks=4)["digest"]
-        jobs.launch(STEPS[3])
+        if case.failback_refusal is not None:
+            refused = jobs.launch(STEPS[3], succeeds=False)
+            assert case.failback_refusal in refused and "allow_data_loss" in refused, refused[-3000:]
+            jobs.launch(STEPS[3], answers={"failback_allow_data_loss": True})
+        else:
+            jobs.launch(STEPS[3])
         case.check_home(lab)
         for (array, key), digest in written.items():
             assert lab.digest(array, key) == digest, f"the writes made at DR did not come home to {array}:{key}"

@@ -1,7 +1,9 @@
 """The ONTAP simulator's SnapMirror state machine, through plain HTTPS with the lab's CA.
 
-Every call goes over the wire the way a real ONTAP REST client sends it; data is
-checked through the control API (digests of volumes and snapshots).
+The DR cycle, sync policies, reverse resync, outages, delete flags, transfers and
+schedules. Every call goes over the wire the way a real ONTAP REST client sends it;
+data is checked through the control API (digests of volumes and snapshots).
+What the transition table refuses is covered in test_ontap_snapmirror_refusals.py.
 """
 
 from __future__ import annotations
@@ -11,87 +13,11 @@ import time
 import typing as t
 
 import pytest
-import requests
 
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "bandwidth": "1GiB", "per_transfer_rate": "256MiB", "local_bandwidth": "1GiB",
-            "tick_seconds": 0.02},
-    "arrays": {
-        "ontap-a": {
-            "vendor": "ontap",
-            "job_seconds": 0.01,
-            "aggregates": [{"name": "aggr1_a", "size": "1TiB"}],
-            "svms": [{"name": "svm_a", "volumes": [
-                {"name": "vol{n}", "count": 24, "size": "64MiB", "data_blocks": 32, "nas_path": "/vol{n}"}]}],
-            "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
-        },
-        "ontap-b": {"vendor": "ontap", "job_seconds": 0.01, "aggregates": [{"name": "aggr1_b", "size": "1TiB"}],
-                    "svms": [{"name": "svm_b"}]},
-    },
-    "links": [{"between": ["ontap-a", "ontap-b"]}],
-}
-MIB = 1024 * 1024
+from ontap_helpers import MIB, TOPOLOGY, Rest, make_dp, make_rel, until, wait_state
+
+LAB_TOPOLOGY = TOPOLOGY
 BLOCK = 64 * 1024
-
-
-def until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], t.Any] = bool, timeout: float = 15.0,
-          what: str = "condition") -> t.Any:
-    """Poll ``fetch()`` until ``check`` accepts what it returns; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if check(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s: {value!r}")
-        time.sleep(0.02)
-
-
-class Rest:
-    """One simulated ONTAP cluster, over HTTPS with the lab's CA and Basic auth."""
-
-    def __init__(self, lab: t.Any, name: str) -> None:
-        self.lab = lab
-        self.http = lab.session(name)
-        self.base = lab.url(name)
-
-    def request(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
-        return self.http.request(method, self.base + path, json=body, params=params or None, timeout=30)
-
-    def get(self, path: str, **params: t.Any) -> t.Any:
-        reply = self.request("GET", path, **params)
-        assert reply.status_code == 200, reply.text
-        return reply.json()
-
-    def job(self, job_uuid: str, timeout: float = 15.0) -> dict[str, t.Any]:
-        return until(lambda: self.get(f"/api/cluster/jobs/{job_uuid}", fields="state,message,code,error"),
-                     lambda j: j["state"] in ("success", "failure"), timeout, "job end")
-
-    def run(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
-        """An asynchronous call whose job must succeed."""
-        reply = self.request(method, path, body, **params)
-        assert reply.status_code in (200, 201, 202), f"{method} {path}: {reply.status_code} {reply.text}"
-        job = self.job(reply.json()["job"]["uuid"])
-        assert job["state"] == "success", job
-        return reply
-
-    def refused(self, method: str, path: str, body: t.Any = None, status: int = 400, code: str | None = None,
-                **params: t.Any) -> dict[str, t.Any]:
-        reply = self.request(method, path, body, **params)
-        assert reply.status_code == status, f"{method} {path}: {reply.status_code} {reply.text}"
-        error = reply.json()["error"]
-        assert error["message"]
-        if code is not None:
-            assert error["code"] == code, error
-        return error
-
-    def rel(self, rel_uuid: str) -> dict[str, t.Any]:
-        return self.get(f"/api/snapmirror/relationships/{rel_uuid}")
-
-    def volume(self, svm: str, name: str, fields: str = "uuid,type,state,size,nas.path") -> dict[str, t.Any]:
-        records = self.get("/api/storage/volumes", name=name, **{"svm.name": svm, "fields": fields})["records"]
-        assert len(records) == 1, records
-        return records[0]
 
 
 @pytest.fixture(name="a")
@@ -102,33 +28,6 @@ def fixture_a(lab):
 @pytest.fixture(name="b")
 def fixture_b(lab):
     return Rest(lab, "ontap-b")
-
-
-def make_dp(b: Rest, name: str, size: int = 64 * MIB) -> str:
-    reply = b.run("POST", "/api/storage/volumes", {"name": name, "svm": {"name": "svm_b"},
-                                                   "aggregates": [{"name": "aggr1_b"}], "size": size, "type": "dp"})
-    assert reply.headers["Location"].startswith("/api/storage/volumes/")
-    return reply.headers["Location"].rsplit("/", 1)[1]
-
-
-def make_rel(b: Rest, src: str, policy: str | None = None, initialize: bool = False, **extra: t.Any) -> str:
-    make_dp(b, f"{src}_dst")
-    body: dict[str, t.Any] = {"source": {"path": f"svm_a:{src}"}, "destination": {"path": f"svm_b:{src}_dst"}}
-    if policy:
-        body["policy"] = {"name": policy}
-    body.update(extra)
-    reply = b.run("POST", "/api/snapmirror/relationships", body)
-    rel_uuid = reply.headers["Location"].rsplit("/", 1)[1]
-    if initialize:
-        active = "in_sync" if policy in ("Sync", "StrictSync", "AutomatedFailOver") else "snapmirrored"
-        b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": active})
-        wait_state(b, rel_uuid, active)
-    return rel_uuid
-
-
-def wait_state(b: Rest, rel_uuid: str, state: str, timeout: float = 15.0) -> dict[str, t.Any]:
-    return until(lambda: b.rel(rel_uuid), lambda r: r["state"] == state and "uuid" not in r.get("transfer", {}),
-                 timeout, f"state {state}")
 
 
 def wait_transfer(b: Rest, rel_uuid: str, state: str = "success", kind: str | None = None) -> dict[str, t.Any]:
@@ -324,126 +223,6 @@ def test_abort_keeps_state(lab, b):
               {"state": "hard_aborted"})
     b.refused("PATCH", f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}x",
               {"state": "aborted"}, status=404, code="4")
-
-
-# -------------------------------------------------------------------------------- the transition table
-def test_refusals_from_uninitialized(b):
-    rel_uuid = make_rel(b, "vol6")
-    path = f"/api/snapmirror/relationships/{rel_uuid}"
-    b.refused("PATCH", path, {"state": "broken_off"}, code="13303812")
-    b.refused("PATCH", path, {"state": "paused"}, code="13303812")
-    b.refused("PATCH", path, {"state": "in_sync"}, code="13303812")  # in_sync is not ACTIVE for an async policy
-    b.refused("PATCH", path, {"state": "synchronizing"}, code="2")  # system-set only
-    b.refused("PATCH", path, {"state": "bogus"}, code="2")
-    b.refused("PATCH", path, {"source": {"path": "svm_b:vol6_dst"}, "destination": {"path": "svm_a:vol6"},
-                              "state": "snapmirrored"}, code="13303812")
-    b.refused("PATCH", path, {"policy": {"name": "Sync"}}, code="2")  # the policy type cannot change
-    b.refused("PATCH", path, {"policy": {"name": "NoSuchPolicy"}})
-    b.refused("PATCH", path, {"transfer_schedule": {"name": "fortnightly"}})
-    b.refused("PATCH", path, {"backoff_level": "extreme"}, code="2")
-    b.refused("PATCH", path, {"unknown_field": 1}, code="262179")
-    assert b.rel(rel_uuid)["state"] == "uninitialized", "nothing changed"
-
-
-def test_refusals_while_transferring(lab, b):
-    rel_uuid = make_rel(b, "vol7", throttle=64)
-    path = f"/api/snapmirror/relationships/{rel_uuid}"
-    b.run("PATCH", path, {"state": "snapmirrored"})
-    transfer = b.rel(rel_uuid)["transfer"]
-    assert transfer["state"] == "transferring"
-    b.refused("POST", path + "/transfers", {}, status=409, code="13303808")
-    b.refused("PATCH", path, {"state": "broken_off"}, code="13303812")  # still uninitialized
-    b.refused("DELETE", path, status=409, code="13303808")
-    b.run("PATCH", f"{path}/transfers/{transfer['uuid']}", {"state": "hard_aborted"})
-    until(lambda: b.rel(rel_uuid)["transfer"]["state"] == "hard_aborted")
-    b.run("PATCH", path, {"throttle": 0})
-    b.run("POST", path + "/transfers", {})
-    wait_state(b, rel_uuid, "snapmirrored")
-    b.run("PATCH", path, {"throttle": 64})
-    lab.write("ontap-a", "svm_a:vol7", blocks=16, offset=300)
-    b.run("POST", path + "/transfers", {})
-    b.refused("POST", path + "/transfers", {}, status=409, code="13303808")
-    b.refused("PATCH", path, {"state": "broken_off"}, status=409, code="13303808")  # quiesce or abort first
-    b.refused("PATCH", path, {"source": {"path": "svm_b:vol7_dst"}, "destination": {"path": "svm_a:vol7"}},
-              status=409, code="13303808")
-    b.refused("DELETE", path, status=409, code="13303808")
-    assert b.rel(rel_uuid)["state"] == "snapmirrored"
-    b.run("PATCH", f"{path}/transfers/{b.rel(rel_uuid)['transfer']['uuid']}", {"state": "aborted"})
-    rel = until(lambda: b.rel(rel_uuid), lambda r: r["transfer"]["state"] == "aborted")
-    assert rel["state"] == "snapmirrored"
-    b.run("PATCH", path, {"state": "broken_off"})  # an aborted last transfer does not stand in the way
-    wait_state(b, rel_uuid, "broken_off")
-
-
-def test_refusals_from_paused_and_broken_off(b):
-    rel_uuid = make_rel(b, "vol8", initialize=True)
-    path = f"/api/snapmirror/relationships/{rel_uuid}"
-    exported = b.rel(rel_uuid)["exported_snapshot"]
-    b.run("PATCH", path, {"state": "snapmirrored"})  # to the current state: a no-op (unverified)
-    rel = b.rel(rel_uuid)
-    assert rel["state"] == "snapmirrored" and rel["exported_snapshot"] == exported
-    assert rel["transfer"]["type"] == "initialize", "no transfer was started"
-    b.run("PATCH", path, {"state": "paused"})
-    wait_state(b, rel_uuid, "paused")
-    b.run("PATCH", path, {"state": "paused"})  # to the current state: a no-op (unverified)
-    b.refused("POST", path + "/transfers", {}, code="13303812")
-    b.refused("PATCH", path, {"state": "in_sync"}, code="13303812")
-    b.run("PATCH", path, {"state": "broken_off"})
-    wait_state(b, rel_uuid, "broken_off")
-    b.run("PATCH", path, {"state": "broken_off"})  # to the current state: a no-op (unverified)
-    b.refused("POST", path + "/transfers", {}, code="13303812")
-    b.refused("PATCH", path, {"state": "paused"}, code="13303812")
-    b.refused("PATCH", path, {"source": {"path": "svm_b:other"}, "destination": {"path": "svm_a:vol8"}}, code="2")
-    assert b.rel(rel_uuid)["state"] == "broken_off"
-
-
-def test_refusals_on_create(lab, b):
-    make_dp(b, "vol9_dst")
-    rels = "/api/snapmirror/relationships"
-    ok = {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:vol9_dst"}}
-    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}}, code="2")
-    b.refused("POST", rels, {"destination": {"path": "svm_b:vol9_dst"}}, code="2")
-    b.refused("POST", rels, dict(ok, transfer_schedule=None), code="2")
-    b.refused("POST", rels, dict(ok, throttle=10, create_destination={"enabled": True}), code="2")
-    b.refused("POST", rels, dict(ok, restore=True, throttle=10), code="2")
-    b.refused("POST", rels, dict(ok, state="in_sync"), code="13303812")
-    b.refused("POST", rels, dict(ok, state="paused"), code="2")
-    b.refused("POST", rels, dict(ok, policy={"name": "Nope"}))
-    b.refused("POST", rels, {"source": {"path": "svm_x:vol9"}, "destination": {"path": "svm_b:vol9_dst"}})
-    b.refused("POST", rels, {"source": {"path": "svm_a:nope"}, "destination": {"path": "svm_b:vol9_dst"}})
-    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:nope"}})
-    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:vol9_dst"},
-                             "surprise": True}, code="262179")
-    # the destination must be DP; the source must be rw
-    rw_uuid = b.run("POST", "/api/storage/volumes", {"name": "vol9_rw", "svm": {"name": "svm_b"}, "size": 64 * MIB}
-                    ).headers["Location"].rsplit("/", 1)[1]
-    assert b.get(f"/api/storage/volumes/{rw_uuid}")["type"] == "rw"
-    b.refused("POST", rels, {"source": {"path": "svm_a:vol9"}, "destination": {"path": "svm_b:vol9_rw"}})
-    b.run("POST", rels, ok)
-    b.refused("POST", rels, ok, status=409, code="6619637")
-    dst_again = make_dp(b, "vol9_cascade")
-    assert dst_again
-    b.refused("POST", rels, {"source": {"path": "svm_b:vol9_dst"}, "destination": {"path": "svm_b:vol9_cascade"}})
-
-
-def test_sync_policy_refusals(lab, b):
-    rel_uuid = make_rel(b, "vol10", policy="Sync")
-    path = f"/api/snapmirror/relationships/{rel_uuid}"
-    rel = b.rel(rel_uuid)
-    assert rel["policy"]["type"] == "sync"
-    b.refused("PATCH", path, {"state": "snapmirrored"}, code="13303812")
-    b.run("PATCH", path, {"state": "in_sync"})
-    wait_state(b, rel_uuid, "in_sync")
-    b.refused("POST", path + "/transfers", {}, code="13303812")
-    b.refused("PATCH", path, {"policy": {"name": "Asynchronous"}}, code="2")
-
-
-def test_automated_failover_refuses_quiesce_and_break(b):
-    rel_uuid = make_rel(b, "vol11", policy="AutomatedFailOver", initialize=True)
-    path = f"/api/snapmirror/relationships/{rel_uuid}"
-    b.refused("PATCH", path, {"state": "paused"}, code="13303812")
-    b.refused("PATCH", path, {"state": "broken_off"}, code="13303812")
-    assert b.rel(rel_uuid)["state"] == "in_sync"
 
 
 # ------------------------------------------------------------------------------------- sync policy

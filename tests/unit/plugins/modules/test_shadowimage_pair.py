@@ -126,7 +126,8 @@ def test_split_then_resync_copies_only_the_changed_blocks(lab, run_module, conn)
 
     lab.write("vsp-a", "258", 3, offset=100)
     since = last_transfer_id(lab)
-    resynced = step(lab, run_module, args, ["resync", "wait_paired"])
+    # the array tells that blocks differ, not that the P-VOL wrote them: the task says the S-VOL may be overwritten
+    resynced = step(lab, run_module, dict(args, allow_data_loss=True), ["resync", "wait_paired"])
     assert resynced["pair"]["state"] == "paired"
     assert copied(lab, since, "si:resync", 514) == 3 * BLOCK
     assert lab.digest("vsp-a", "514") == lab.digest("vsp-a", "258")
@@ -138,7 +139,7 @@ def test_restore_is_an_event_done_once_and_refused_when_the_pair_is_not_split(la
     lab.write("vsp-a", "515", 4, offset=200)
     svol_digest = lab.digest("vsp-a", "515")
     since = last_transfer_id(lab)
-    restored = step(lab, run_module, dict(args, restore=True), ["restore", "wait_paired"])
+    restored = step(lab, run_module, dict(args, restore=True, allow_data_loss=True), ["restore", "wait_paired"])
     assert restored["pair"]["state"] == "paired"
     assert lab.digest("vsp-a", "259") == svol_digest == lab.digest("vsp-a", "515")
     assert copied(lab, since, "si:restore", 515) == 4 * BLOCK
@@ -157,7 +158,7 @@ def test_restore_and_split_again_is_rerunnable(lab, run_module, conn):
     args = conn(copy_group="cg_d", pair_name="p1", pvol=260, svol=516)
     assert not run_module("shadowimage_pair", dict(args, pair_state="split"))["failed"]
     lab.write("vsp-a", "516", 2)
-    done = step(lab, run_module, dict(args, restore=True, pair_state="split"),
+    done = step(lab, run_module, dict(args, restore=True, pair_state="split", allow_data_loss=True),
                 ["restore", "wait_paired", "split", "wait_split"])
     assert done["pair"]["state"] == "split"
     assert lab.digest("vsp-a", "260") == lab.digest("vsp-a", "516")
@@ -205,7 +206,7 @@ def test_copy_group_split_and_resync_of_eight_pairs_in_one_task(lab, run_module,
     lab.write("vsp-a", "262", 2, offset=300)
     lab.write("vsp-a", "269", 1, offset=300)
     since = last_transfer_id(lab)
-    resynced = step(lab, run_module, conn(copy_group="cg_g"), ["resync", "wait_paired"])
+    resynced = step(lab, run_module, conn(copy_group="cg_g", allow_data_loss=True), ["resync", "wait_paired"])
     assert resynced["group"]["state"] == "paired"
     assert copied(lab, since, "si:resync") == 3 * BLOCK
     for n in range(8):
@@ -221,7 +222,7 @@ def test_a_session_that_expires_during_a_long_wait_is_opened_again(lab, run_modu
     mark = lab.mark()
     try:
         started = time.monotonic()
-        result = run_module("shadowimage_pair", dict(args, copy_pace=1, poll_interval=0.5))
+        result = run_module("shadowimage_pair", dict(args, copy_pace=1, poll_interval=0.5, allow_data_loss=True))
         elapsed = time.monotonic() - started
     finally:
         lab.settings("vsp-a", alive_time_scale=1.0, pace_rate=0)
@@ -245,8 +246,14 @@ def test_a_pair_suspended_by_a_copy_failure_fails_the_task_and_a_rerun_converges
     assert failed["actions"] == ["create"] and failed["changed"] is True
     assert failed["pair"]["state"] == "suspended_error" and failed["pair"]["healthy"] is False
     assert failed["current"].startswith("PSUE/PSUE")
+    # a PSUE pair is resynced in full: all of the S-VOL may differ, so the resync needs allow_data_loss
+    mark = lab.mark()
+    refused = run_module("shadowimage_pair", args)
+    assert refused["failed"] and "resync of cg_i/p1 would discard" in refused["msg"], refused["msg"]
+    assert refused["differing_bytes_at_most"] == 256 * 1024 * 1024 and refused["discarded_bytes"] == "unknown"
+    assert lab.mutations_since(mark) == []
     # the copy works again: the rerun resyncs in full and reaches PAIR
-    fixed = run_module("shadowimage_pair", args)
+    fixed = run_module("shadowimage_pair", dict(args, allow_data_loss=True))
     assert not fixed["failed"], fixed
     assert fixed["actions"] == ["resync", "wait_paired"] and fixed["pair"]["healthy"]
     assert lab.digest("vsp-a", "530") == lab.digest("vsp-a", "271")
@@ -343,7 +350,8 @@ def test_consistency_group_pairs_are_copied_then_split_and_quick_mode_resyncs_at
     assert [r["actions"] for r in made["pairs"]] == [["create", "wait_paired", "split", "wait_split"]] * 2
     assert {(r["pair"]["consistency_group"], r["pair"]["state"]) for r in made["pairs"]} == {(7, "split")}
     lab.write("vsp-a", "283", 2, offset=900)
-    quick = step(lab, run_module, conn(copy_group="cg_ctg", quick_mode=True), ["resync", "wait_paired"])
+    quick = step(lab, run_module, conn(copy_group="cg_ctg", quick_mode=True, allow_data_loss=True),
+                 ["resync", "wait_paired"])
     assert quick["group"]["state"] == "paired"
     lab.wait_for(lambda: lab.digest("vsp-a", "541") == lab.digest("vsp-a", "283"), timeout=10)
     other = run_module("shadowimage_pair", conn(copy_group="cg_ctg", pair_name="c1", consistency_group=8))

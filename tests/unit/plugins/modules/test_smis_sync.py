@@ -122,7 +122,10 @@ def test_mirror_through_its_whole_life(lab, run_module, conn):
     assert digest(lab, "smis-b", tgt) != digest(lab, "smis-b", src)
 
     mark = max((tr["id"] for tr in lab.transfers()["finished"]), default=0)
-    resynced = step(lab, run_module, dict(base, sync_state="synchronized"), ["resync", "wait_synchronized"])
+    refused(lab, run_module, dict(base, sync_state="synchronized"), "resync of vol1 -> vol1_m", "up to ",
+            "written to the target vol1_m", "allow_data_loss")
+    resynced = step(lab, run_module, dict(base, sync_state="synchronized", allow_data_loss=True),
+                    ["resync", "wait_synchronized"])
     assert resynced["synchronization"]["state"] == "synchronized"
     assert digest(lab, "smis-b", tgt) == digest(lab, "smis-b", src)
     resync = [tr for tr in lab.transfers(mark)["finished"] if tr["kind"] == "smis-resync"][-1]
@@ -131,7 +134,8 @@ def test_mirror_through_its_whole_life(lab, run_module, conn):
     step(lab, run_module, dict(base, sync_state="split"), ["split", "wait_split"])
     lab.write("smis-b", src, 4)
     assert digest(lab, "smis-b", src) != digest(lab, "smis-b", tgt)
-    restored = step(lab, run_module, dict(base, restore=True), ["restore", "wait_restored"])
+    refused(lab, run_module, dict(base, restore=True), "restore of vol1 -> vol1_m", "written to the source vol1")
+    restored = step(lab, run_module, dict(base, restore=True, allow_data_loss=True), ["restore", "wait_restored"])
     assert restored["synchronization"]["state"] == "restored"
     assert digest(lab, "smis-b", src) == digest(lab, "smis-b", tgt)
 
@@ -230,7 +234,12 @@ def test_a_failed_copy_is_reported_with_the_arrays_message(lab, run_module, conn
     assert result["synchronization"]["state"] == "broken" and result["synchronization"]["healthy"] is False
     assert result["actions"] == ["create"] and result["changed"] is True
     assert result["job"]["ok"] is False and result["cim_errors"][0]["message"]
-    healed = run_module("smis_sync", conn(source="vol6", target="vol6_m", sync_state="synchronized"))
+    # a broken copy: PercentSynced may be the copy's progress, so the whole volume is at stake
+    kept = refused(lab, run_module, conn(source="vol6", target="vol6_m", sync_state="synchronized"),
+                   "resync of vol6 -> vol6_m", "up to 4194304 bytes")
+    assert kept["differing_bytes_at_most"] == 4194304 and kept["synchronization"]["state"] == "broken"
+    healed = run_module("smis_sync", conn(source="vol6", target="vol6_m", sync_state="synchronized",
+                                          allow_data_loss=True))
     assert healed["actions"] == ["resync", "wait_synchronized"] and healed["synchronization"]["healthy"]
 
 
@@ -327,7 +336,11 @@ def test_physical_copy_resync_start_stop_and_detach_with_the_legacy_service(lab,
 
     lab.write("smis-a", "101", 3)
     time.sleep(2.1)
-    resynced = step(lab, run_module, dict(base, resync=True, max_lag=1), ["resync", "wait_synchronized"])
+    # a refresh replaces the copy: the array does not say whether the source or the copy was written
+    refused(lab, run_module, dict(base, resync=True, max_lag=1), "resync of vol1 -> copy1", "up to ",
+            "written to the target copy1")
+    resynced = step(lab, run_module, dict(base, resync=True, max_lag=1, allow_data_loss=True),
+                    ["resync", "wait_synchronized"])
     assert resynced["synchronization"]["age_seconds"] <= 1
     assert digest(lab, "smis-a", "151") == digest(lab, "smis-a", "101")
     logged = lab.log(array="smis-a", mutating=True)[-1]
@@ -337,7 +350,7 @@ def test_physical_copy_resync_start_stop_and_detach_with_the_legacy_service(lab,
     step(lab, run_module, dict(base, start_copy=True, max_lag=1), ["start_copy", "wait_copied"])
     assert lab.log(array="smis-a", mutating=True)[-1]["cim_params"]["Operation"] == "12"
 
-    lab.settings("smis-a", copy_rate="512KiB")
+    lab.settings("smis-a", copy_rate="128KiB")
     started = run_module("smis_sync", dict(base, start_copy=True, wait=False))
     assert started["synchronization"]["transferring"] is True
     stopped = step(lab, run_module, dict(base, stop_copy=True), ["stop_copy", "wait_stopped"])
@@ -361,7 +374,9 @@ def test_virtual_copy_restore_is_not_repeated_within_max_lag(lab, run_module, co
     lab.write("smis-a", "102", 4)
     time.sleep(2.1)
     assert digest(lab, "smis-a", "102") != digest(lab, "smis-a", snap)
-    step(lab, run_module, dict(base, restore=True, max_lag=1), ["restore", "wait_restored"])
+    refused(lab, run_module, dict(base, restore=True, max_lag=1), "restore of vol2 -> vol2_vc", "written to the source vol2")
+    assert digest(lab, "smis-a", "102") != digest(lab, "smis-a", snap)
+    step(lab, run_module, dict(base, restore=True, max_lag=1, allow_data_loss=True), ["restore", "wait_restored"])
     assert digest(lab, "smis-a", "102") == digest(lab, "smis-a", snap)
     assert lab.log(array="smis-a", mutating=True)[-1]["cim_params"]["Operation"] == "5"
 

@@ -21,6 +21,7 @@ LAB_TOPOLOGY = {
                 {"name": "bulk{n:02d}", "count": 50, "size": "64MiB", "data_blocks": 4, "nas_path": "/bulk{n:02d}"},
                 {"name": "brk{n:02d}", "count": 20, "size": "64MiB", "data_blocks": 4},
                 {"name": "rec{n}", "count": 2, "size": "64MiB", "data_blocks": 4},
+                {"name": "grow1", "size": "64MiB", "data_blocks": 4},
             ]}],
             "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
         },
@@ -355,3 +356,43 @@ def test_reverse_without_a_common_snapshot_needs_allow_full_baseline(lab, run_mo
     assert rebased["rebaselined"] is True and rebased["relationship"]["state"] == "snapmirrored"
     assert lab.digest("ontap-a", "svm_a:vol7") == lab.digest("ontap-b", "svm_b:vol7_fb")
     assert run_module("snapmirror", dict(backward, allow_full_baseline=True))["changed"] is False
+
+
+def test_another_source_for_an_existing_relationship_is_an_error_naming_both(lab, run_module, conn):
+    # issue 13: it used to answer ok and keep the old source
+    base = conn(source_path="svm_a:rec1", destination_path="svm_b:rec1_dr", create_destination={"enabled": True})
+    assert not run_module("snapmirror", base)["failed"]
+    other = dict(base, source_path="svm_a:rec2")
+    mark = lab.mark()
+    for check_mode in (True, False):
+        result = run_module("snapmirror", other, check_mode=check_mode)
+        assert result["failed"], result
+        assert "svm_a:rec1" in result["msg"] and "svm_a:rec2" in result["msg"], result["msg"]
+    assert lab.mutations_since(mark) == []
+
+
+def test_a_reverse_grows_the_old_source_when_the_dr_copy_outgrew_it(lab, run_module, conn):
+    # issue 13 and the expandable-volume seed: the DR volume grew while failed over; failing back grows the
+    # primary to match instead of failing with "smaller than the source volume"
+    forward = conn(source_path="svm_a:grow1", destination_path="svm_b:grow1_dr", create_destination={"enabled": True})
+    assert not run_module("snapmirror", forward)["failed"]
+    assert not run_module("snapmirror", dict(forward, relationship_state="broken_off", junction_path="/grow1_dr"))["failed"]
+    session = lab.session("ontap-b")
+    dr = session.get(lab.url("ontap-b", "/api/storage/volumes"),
+                     params={"name": "grow1_dr", "fields": "uuid,size"}).json()["records"][0]
+    grown = 2 * int(dr["size"])
+    answer = session.patch(lab.url("ontap-b", f"/api/storage/volumes/{dr['uuid']}"), json={"size": grown})
+    assert answer.status_code in (200, 202), answer.text
+    lab.wait_for(lambda: int(lab.volume("ontap-b", "svm_b:grow1_dr")["size"]) == grown)
+    lab.write("ontap-b", "svm_b:grow1_dr", 3)
+    backward = dict(lab.connection("ontap-a"), source_cluster=lab.connection("ontap-b"), poll_interval=0.05,
+                    source_path="svm_b:grow1_dr", destination_path="svm_a:grow1", reverse=True)
+    mark = lab.mark()
+    check = run_module("snapmirror", backward, check_mode=True)
+    assert check["actions"][:2] == ["grow_destination", "reverse"], check
+    assert lab.mutations_since(mark) == []
+    reversed_ = run_module("snapmirror", backward)
+    assert not reversed_["failed"], reversed_
+    assert reversed_["destination_grown_to"] == grown
+    assert int(lab.volume("ontap-a", "svm_a:grow1")["size"]) == grown
+    assert lab.digest("ontap-a", "svm_a:grow1") == lab.digest("ontap-b", "svm_b:grow1_dr")
