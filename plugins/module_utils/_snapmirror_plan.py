@@ -183,8 +183,8 @@ class _Course:
             self.active = active_state(opposite.get("policy_type"))
             body = {"source": {"path": opposite.get("destination_path")},
                     "destination": {"path": opposite.get("source_path")}, "state": self.active}
-            self.actions += self.grow + [Action("reverse", {"uuid": str(opposite.get("uuid")), "body": body}),
-                             self._wait_active()]
+            reverse = Action("reverse", {"uuid": str(opposite.get("uuid")), "body": body})
+            self.actions += self.grow + [reverse, self._wait_active()]
         else:
             self.active = active_state(policy_type)
             ontap_creates = False

@@ -12,7 +12,7 @@ import datetime
 import typing as t
 
 from ansible_collections.storage.replication.plugins.plugin_utils._set_base import (
-    Item, SetError, VendorSets, fence_waves, module_items, phase_of, volume_entries)
+    Item, SetError, VendorSets, phase_of, volume_entries)
 
 FAILBACK_PHASES = {"split": "failed_over", "restoring": "reversing", "paired": "home"}
 GROUP_NOTE = "split with its copy group in one operation: every S-VOL of the group holds the same point in time"
