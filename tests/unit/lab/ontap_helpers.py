@@ -1,6 +1,8 @@
-"""What test_ontap_snapmirror.py and test_ontap_snapmirror_refusals.py share: the topology, a REST client, relationships.
+"""What the ONTAP lab tests share: the topology, a REST client, relationships.
 
-Each of the two modules starts a lab of its own on ``TOPOLOGY`` (its ``LAB_TOPOLOGY``).
+test_ontap_snapmirror.py and test_ontap_snapmirror_refusals.py each start a lab of their own on ``TOPOLOGY``
+(their ``LAB_TOPOLOGY``); test_ontap_rest.py and test_control_api.py use the client, and
+tests/unit/report/test_status_report.py a smaller ``topology()``.
 """
 
 from __future__ import annotations
@@ -10,23 +12,33 @@ import typing as t
 
 import requests
 
-TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "bandwidth": "1GiB", "per_transfer_rate": "256MiB", "local_bandwidth": "1GiB",
-            "tick_seconds": 0.02},
-    "arrays": {
-        "ontap-a": {
-            "vendor": "ontap",
-            "job_seconds": 0.01,
-            "aggregates": [{"name": "aggr1_a", "size": "1TiB"}],
-            "svms": [{"name": "svm_a", "volumes": [
-                {"name": "vol{n}", "count": 24, "size": "64MiB", "data_blocks": 32, "nas_path": "/vol{n}"}]}],
-            "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
+LAB = {"block_size": "64KiB", "bandwidth": "1GiB", "per_transfer_rate": "256MiB", "local_bandwidth": "1GiB",
+       "tick_seconds": 0.02}
+
+
+def topology(volumes: int = 24, data_blocks: int = 32, lab: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """Two clusters, svm_a on ontap-a peered with svm_b on ontap-b: ``volumes`` volumes vol{n} of 64 MiB on svm_a,
+    each with ``data_blocks`` blocks written; ``lab`` replaces the lab settings ``LAB``."""
+    return {
+        "lab": dict(LAB if lab is None else lab),
+        "arrays": {
+            "ontap-a": {
+                "vendor": "ontap",
+                "job_seconds": 0.01,
+                "aggregates": [{"name": "aggr1_a", "size": "1TiB"}],
+                "svms": [{"name": "svm_a", "volumes": [
+                    {"name": "vol{n}", "count": volumes, "size": "64MiB", "data_blocks": data_blocks,
+                     "nas_path": "/vol{n}"}]}],
+                "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
+            },
+            "ontap-b": {"vendor": "ontap", "job_seconds": 0.01, "aggregates": [{"name": "aggr1_b", "size": "1TiB"}],
+                        "svms": [{"name": "svm_b"}]},
         },
-        "ontap-b": {"vendor": "ontap", "job_seconds": 0.01, "aggregates": [{"name": "aggr1_b", "size": "1TiB"}],
-                    "svms": [{"name": "svm_b"}]},
-    },
-    "links": [{"between": ["ontap-a", "ontap-b"]}],
-}
+        "links": [{"between": ["ontap-a", "ontap-b"]}],
+    }
+
+
+TOPOLOGY = topology()
 MIB = 1024 * 1024
 
 
@@ -44,12 +56,16 @@ def until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], t.Any] = bool
 
 
 class Rest:
-    """One simulated ONTAP cluster, over HTTPS with the lab's CA and Basic auth."""
+    """One simulated ONTAP cluster, over HTTPS with the lab's CA and Basic auth.
 
-    def __init__(self, lab: t.Any, name: str) -> None:
+    ``job_fields`` is what ``job()`` reads of a job: ``"*"`` for a test that looks at more than its end.
+    """
+
+    def __init__(self, lab: t.Any, name: str, job_fields: str = "state,message,code,error") -> None:
         self.lab = lab
         self.http = lab.session(name)
         self.base = lab.url(name)
+        self.job_fields = job_fields
 
     def request(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
         return self.http.request(method, self.base + path, json=body, params=params or None, timeout=30)
@@ -60,7 +76,7 @@ class Rest:
         return reply.json()
 
     def job(self, job_uuid: str, timeout: float = 15.0) -> dict[str, t.Any]:
-        return until(lambda: self.get(f"/api/cluster/jobs/{job_uuid}", fields="state,message,code,error"),
+        return until(lambda: self.get(f"/api/cluster/jobs/{job_uuid}", fields=self.job_fields),
                      lambda j: j["state"] in ("success", "failure"), timeout, "job end")
 
     def run(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:

@@ -1,6 +1,7 @@
-"""What test_smis_sim.py and test_smis_sim_replication.py share: the topology, operation codes and pywbem helpers.
+"""What the SMI-S lab tests share: the topology, operation codes and pywbem helpers.
 
-Each of the two modules starts a lab of its own on ``TOPOLOGY`` (its ``LAB_TOPOLOGY``).
+test_smis_sim.py and test_smis_sim_replication.py each start a lab of their own on ``TOPOLOGY`` (their
+``LAB_TOPOLOGY``), test_smis_3par.py on its smis-a alone.
 """
 
 from __future__ import annotations

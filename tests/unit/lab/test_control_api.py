@@ -12,6 +12,8 @@ import typing as t
 import pytest
 import requests
 
+import ontap_helpers
+from ontap_helpers import MIB, until
 from storage_replication_lab.client import LabError
 
 LAB_TOPOLOGY = {
@@ -30,47 +32,15 @@ LAB_TOPOLOGY = {
     },
     "links": [{"between": ["ontap-a", "ontap-b"], "bandwidth": "512MiB", "per_transfer_rate": "128MiB"}],
 }
-MIB = 1024 * 1024
 BLOCK = 64 * 1024
 RELS = "/api/snapmirror/relationships"
 
 
-def until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], t.Any] = bool, timeout: float = 15.0,
-          what: str = "condition") -> t.Any:
-    """Poll ``fetch()`` until ``check`` accepts what it returns; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if check(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s: {value!r}")
-        time.sleep(0.02)
+class Rest(ontap_helpers.Rest):
+    """The shared client, reading whole jobs; a volume's uuid by name."""
 
-
-class Rest:
     def __init__(self, lab: t.Any, name: str) -> None:
-        self.http = lab.session(name)
-        self.base = lab.url(name)
-
-    def request(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
-        return self.http.request(method, self.base + path, json=body, params=params or None, timeout=30)
-
-    def get(self, path: str, **params: t.Any) -> t.Any:
-        reply = self.request("GET", path, **params)
-        assert reply.status_code == 200, reply.text
-        return reply.json()
-
-    def job(self, job_uuid: str) -> dict[str, t.Any]:
-        return until(lambda: self.get(f"/api/cluster/jobs/{job_uuid}", fields="*"),
-                     lambda j: j["state"] in ("success", "failure"), what="job end")
-
-    def run(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
-        reply = self.request(method, path, body, **params)
-        assert reply.status_code in (200, 201, 202), f"{method} {path}: {reply.status_code} {reply.text}"
-        job = self.job(reply.json()["job"]["uuid"])
-        assert job["state"] == "success", job
-        return reply
+        super().__init__(lab, name, job_fields="*")
 
     def vol_uuid(self, name: str) -> str:
         return self.get("/api/storage/volumes", name=name)["records"][0]["uuid"]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import typing as t
 import urllib.parse
 
 import pytest
 import requests
+
+from ontap_helpers import MIB, Rest, until
 
 LAB_TOPOLOGY = {
     "lab": {"block_size": "64KiB", "bandwidth": "1GiB", "per_transfer_rate": "256MiB", "local_bandwidth": "1GiB",
@@ -36,76 +36,19 @@ LAB_TOPOLOGY = {
     },
     "links": [{"between": ["ontap-a", "ontap-b"]}],
 }
-MIB = 1024 * 1024
 BLOCK = 64 * 1024
 VOLUMES = "/api/storage/volumes"
 RELS = "/api/snapmirror/relationships"
 
 
-def until(fetch: t.Callable[[], t.Any], check: t.Callable[[t.Any], t.Any] = bool, timeout: float = 15.0,
-          what: str = "condition") -> t.Any:
-    """Poll ``fetch()`` until ``check`` accepts what it returns; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if check(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s: {value!r}")
-        time.sleep(0.02)
-
-
-class Rest:
-    """One simulated ONTAP cluster, over HTTPS with the lab's CA and Basic auth."""
-
-    def __init__(self, lab: t.Any, name: str) -> None:
-        self.lab = lab
-        self.http = lab.session(name)
-        self.base = lab.url(name)
-
-    def request(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
-        return self.http.request(method, self.base + path, json=body, params=params or None, timeout=30)
-
-    def get(self, path: str, **params: t.Any) -> t.Any:
-        reply = self.request("GET", path, **params)
-        assert reply.status_code == 200, reply.text
-        return reply.json()
-
-    def job(self, job_uuid: str) -> dict[str, t.Any]:
-        return until(lambda: self.get(f"/api/cluster/jobs/{job_uuid}", fields="*"),
-                     lambda j: j["state"] in ("success", "failure"), what="job end")
-
-    def run(self, method: str, path: str, body: t.Any = None, **params: t.Any) -> requests.Response:
-        reply = self.request(method, path, body, **params)
-        assert reply.status_code in (200, 201, 202), f"{method} {path}: {reply.status_code} {reply.text}"
-        job = self.job(reply.json()["job"]["uuid"])
-        assert job["state"] == "success", job
-        return reply
-
-    def refused(self, method: str, path: str, body: t.Any = None, status: int = 400, code: str | None = None,
-                **params: t.Any) -> dict[str, t.Any]:
-        reply = self.request(method, path, body, **params)
-        assert reply.status_code == status, f"{method} {path}: {reply.status_code} {reply.text}"
-        error = reply.json()["error"]
-        assert error["message"]
-        if code is not None:
-            assert error["code"] == code, error
-        return error
-
-    def volume(self, svm: str, name: str, fields: str = "uuid,type,state,size,nas.path") -> dict[str, t.Any]:
-        records = self.get(VOLUMES, name=name, **{"svm.name": svm, "fields": fields})["records"]
-        assert len(records) == 1, records
-        return records[0]
-
-
 @pytest.fixture(name="a")
 def fixture_a(lab):
-    return Rest(lab, "ontap-a")
+    return Rest(lab, "ontap-a", job_fields="*")
 
 
 @pytest.fixture(name="b")
 def fixture_b(lab):
-    return Rest(lab, "ontap-b")
+    return Rest(lab, "ontap-b", job_fields="*")
 
 
 def uuid_of(reply: requests.Response) -> str:
@@ -497,7 +440,7 @@ def test_snapshots_and_delta(lab, a):
 def test_snapmirror_snapshot_is_busy(b):
     rel_uuid = mirrored(b, "vol1")
     exported = b.get(f"{RELS}/{rel_uuid}")["exported_snapshot"]
-    a = Rest(b.lab, "ontap-a")
+    a = Rest(b.lab, "ontap-a", job_fields="*")
     vol_uuid = a.volume("svm_a", "vol1")["uuid"]
     snap = a.get(f"{VOLUMES}/{vol_uuid}/snapshots", name=exported, fields="owners")["records"][0]
     assert snap["owners"] == ["snapmirror_dependent"]

@@ -8,67 +8,22 @@ the restricted ReplicationService; over real HTTPS with pywbem.
 
 from __future__ import annotations
 
-import time
 import typing as t
 
 import pytest
 import pywbem
 
-U16 = pywbem.Uint16
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "local_bandwidth": "4GiB", "tick_seconds": 0.02},
-    "arrays": {
-        "smis-a": {"vendor": "smis", "profile": "3par",
-                   "volumes": [{"name": "vol{n}", "count": 8, "id_base": 101, "size": "4MiB", "data_blocks": 16}]},
-    },
-}
-TERMINAL = (7, 8, 9, 10)
+from smis_helpers import TOPOLOGY, U16, connect, device, job_ok, service, volume, wait_job
+
+LAB_TOPOLOGY = dict(TOPOLOGY, arrays={"smis-a": TOPOLOGY["arrays"]["smis-a"]})  # the 3par array alone
 # legacy ModifySynchronization operations
 DETACH, FRACTURE, RESYNC, RESTORE, PREPARE, UNPREPARE, QUIESCE, UNQUIESCE, RESET_SYNC, RESET_ASYNC, START_COPY, \
     STOP_COPY = range(2, 14)
 UNSYNC_ASSOC, UNSYNC_UNASSOC = 4, 5
 
 
-def connect(lab) -> pywbem.WBEMConnection:
-    info = lab.array("smis-a")
-    conn = pywbem.WBEMConnection(info["url"], (info["username"], info["password"]),
-                                 default_namespace=info["namespace"], ca_certs=info["ca_file"], timeout=30)
-    conn.session.trust_env = False
-    return conn
-
-
-def volume(conn: pywbem.WBEMConnection, name: str) -> pywbem.CIMInstanceName:
-    for inst in conn.EnumerateInstances("CIM_StorageVolume", PropertyList=["ElementName"]):
-        if inst["ElementName"] == name:
-            return inst.path
-    raise AssertionError(f"no volume named {name}")
-
-
-def device(path: pywbem.CIMInstanceName) -> str:
-    return str(path.keybindings["DeviceID"])
-
-
-def service(conn: pywbem.WBEMConnection, classname: str) -> pywbem.CIMInstanceName:
-    system = conn.EnumerateInstanceNames("CIM_ComputerSystem")[0]
-    return conn.AssociatorNames(system, AssocClass="CIM_HostedService", ResultClass=classname)[0]
-
-
 def config_service(conn: pywbem.WBEMConnection) -> pywbem.CIMInstanceName:
     return service(conn, "CIM_StorageConfigurationService")
-
-
-def wait_job(conn: pywbem.WBEMConnection, job: pywbem.CIMInstanceName, timeout: float = 15.0) -> pywbem.CIMInstance:
-    deadline = time.monotonic() + timeout
-    while True:
-        inst = conn.GetInstance(job)
-        if inst["JobState"] in TERMINAL:
-            return inst
-        assert time.monotonic() < deadline, f"job still running: {inst.tomof()}"
-        time.sleep(0.02)
-
-
-def job_ok(inst: pywbem.CIMInstance) -> bool:
-    return inst["JobState"] == 7 and 2 in inst["OperationalStatus"] and 6 not in inst["OperationalStatus"]
 
 
 def pair_of(conn: pywbem.WBEMConnection, target: pywbem.CIMInstanceName) -> pywbem.CIMInstance | None:
@@ -104,7 +59,7 @@ def last_transfer(lab, kind: str) -> dict[str, t.Any]:
 
 @pytest.fixture(scope="module", name="conn")
 def conn_fixture(lab) -> pywbem.WBEMConnection:
-    return connect(lab)
+    return connect(lab, "smis-a")
 
 
 @pytest.fixture(autouse=True)

@@ -28,25 +28,18 @@ import typing as t
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+# the ONTAP topology of the lab tests: pytest puts tests/unit/lab on sys.path only when it collects a module there
+LAB_TESTS = os.path.join(REPO, "tests", "unit", "lab")
+if LAB_TESTS not in sys.path:
+    sys.path.append(LAB_TESTS)
+
+from ontap_helpers import topology  # noqa: E402  pylint: disable=wrong-import-position
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 RPO = 900
 
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "bandwidth": "2GiB", "per_transfer_rate": "256MiB"},
-    "arrays": {
-        "ontap-a": {
-            "vendor": "ontap",
-            "job_seconds": 0.01,
-            "aggregates": [{"name": "aggr1_a", "size": "1TiB"}],
-            "svms": [{"name": "svm_a", "volumes": [
-                {"name": "vol{n}", "count": 6, "size": "64MiB", "data_blocks": 16, "nas_path": "/vol{n}"}]}],
-            "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
-        },
-        "ontap-b": {"vendor": "ontap", "job_seconds": 0.01, "aggregates": [{"name": "aggr1_b", "size": "1TiB"}],
-                    "svms": [{"name": "svm_b"}]},
-    },
-    "links": [{"between": ["ontap-a", "ontap-b"]}],
-}
+LAB_TOPOLOGY = topology(volumes=6, data_blocks=16,
+                        lab={"block_size": "64KiB", "bandwidth": "2GiB", "per_transfer_rate": "256MiB"})
 PROTECTED = ["vol1", "vol2", "vol3", "vol4", "vol5"]
 SETUP_SET = {"name": "report", "vendor": "ontap", "source": "ontap-a", "target": "ontap-b",
              "source_container": "svm_a", "target_container": "svm_b", "volumes": PROTECTED,

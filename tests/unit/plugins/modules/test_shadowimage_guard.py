@@ -10,24 +10,11 @@ from __future__ import annotations
 
 import pytest
 
+from module_helpers import module_args, vsp_topology
+
 BLOCK = 64 * 1024
 CAPACITY = 256 * 1024 * 1024
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "local_bandwidth": "4GiB"},
-    "arrays": {
-        "vsp-a": {
-            "vendor": "vsp",
-            "model": "VSP G900",
-            "serial": 410001,
-            "settings": {"job_seconds": 0.02},
-            "pools": [{"id": 0, "name": "dp_pool0", "size": "20TiB"}],
-            "ldevs": [
-                {"id_base": 256, "count": 12, "size": "256MiB", "pool": 0, "data_blocks": 16, "label": "prod{n:02d}"},
-                {"id_base": 512, "count": 12, "size": "256MiB", "pool": 0, "label": "svol{n:02d}"},
-            ],
-        },
-    },
-}
+LAB_TOPOLOGY = vsp_topology(pvols=12, svols=12)
 
 
 def up_to(blocks_differing: int) -> int:
@@ -39,11 +26,7 @@ def up_to(blocks_differing: int) -> int:
 
 @pytest.fixture
 def conn(lab):
-    def make(**kwargs):
-        args = dict(lab.connection("vsp-a"), poll_interval=0.05, wait_timeout=60)
-        args.update(kwargs)
-        return args
-    return make
+    return module_args(lab, "vsp-a", wait_timeout=60)
 
 
 def split_pair(run_module, args):

@@ -11,38 +11,23 @@ import time
 
 import pytest
 
+from module_helpers import module_args, vsp_topology
 from storage_replication_lab.client import LabError
 
 BLOCK = 64 * 1024
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "local_bandwidth": "4GiB"},
-    "arrays": {
-        "vsp-a": {
-            "vendor": "vsp",
-            "model": "VSP G900",
-            "serial": 410001,
-            "settings": {"job_seconds": 0.02},
-            "pools": [{"id": 0, "name": "dp_pool0", "size": "20TiB"}, {"id": 1, "name": "tiny", "size": "512KiB"},
-                      {"id": 2, "name": "small", "size": "1536KiB"}],
-            "ldevs": [
-                {"id_base": 256, "count": 30, "size": "256MiB", "pool": 0, "data_blocks": 16, "label": "prod{n:02d}"},
-                {"id_base": 512, "count": 32, "size": "256MiB", "pool": 0, "label": "svol{n:02d}"},
-                {"id": 600, "size": "128MiB", "pool": 0, "label": "small"},
-                {"id_base": 3000, "count": 4, "size": "64MiB", "pool": 0, "data_blocks": 4, "label": "rec{n}"},
-                {"id_base": 3010, "count": 4, "size": "64MiB", "pool": 0, "label": "recs{n}"},
-            ],
-        },
-    },
-}
+LAB_TOPOLOGY = vsp_topology(
+    pvols=30, svols=32,
+    pools=[{"id": 1, "name": "tiny", "size": "512KiB"}, {"id": 2, "name": "small", "size": "1536KiB"}],
+    ldevs=[
+        {"id": 600, "size": "128MiB", "pool": 0, "label": "small"},
+        {"id_base": 3000, "count": 4, "size": "64MiB", "pool": 0, "data_blocks": 4, "label": "rec{n}"},
+        {"id_base": 3010, "count": 4, "size": "64MiB", "pool": 0, "label": "recs{n}"},
+    ])
 
 
 @pytest.fixture
 def conn(lab):
-    def make(**kwargs):
-        args = dict(lab.connection("vsp-a"), poll_interval=0.05, wait_timeout=60)
-        args.update(kwargs)
-        return args
-    return make
+    return module_args(lab, "vsp-a", wait_timeout=60)
 
 
 def step(lab, run_module, args, expect_actions=None, module="shadowimage_pair"):

@@ -12,18 +12,9 @@ import time
 
 import pytest
 
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "local_bandwidth": "4GiB", "tick_seconds": 0.02},
-    "arrays": {
-        "smis-a": {"vendor": "smis", "profile": "3par", "volumes": [
-            {"name": "vol{n}", "count": 2, "id_base": 101, "size": "4MiB", "data_blocks": 16},
-            {"name": "copy{n}", "count": 2, "id_base": 151, "size": "4MiB"},
-        ]},
-        "smis-b": {"vendor": "smis", "profile": "generic", "volumes": [
-            {"name": "vol{n}", "count": 16, "id_base": 201, "size": "4MiB", "data_blocks": 16},
-        ]},
-    },
-}
+from module_helpers import module_args, smis_topology
+
+LAB_TOPOLOGY = smis_topology(local=2, remote=16)
 CAPACITY = 4 * 1024 * 1024
 
 
@@ -35,12 +26,7 @@ def bound(differing_blocks: int) -> int:
 
 @pytest.fixture
 def conn(lab):
-    def make(array: str = "smis-b", **kwargs):
-        args = dict(lab.connection(array), namespace=lab.array(array)["namespace"], poll_interval=0.05,
-                    wait_timeout=30)
-        args.update(kwargs)
-        return args
-    return make
+    return module_args(lab, "smis-b", wait_timeout=30, namespace=True)
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +62,14 @@ def mirror(run_module, conn, source, target, **kwargs):
     return ok(run_module, conn(source=source, target=target, **kwargs))["synchronization"]
 
 
+def allowed(lab, run_module, args, facts, actions, kept):
+    """A refused run again with allow_data_loss: it takes ``actions`` and both volumes then hold ``kept``."""
+    result = ok(run_module, dict(args, allow_data_loss=True))
+    assert result["actions"] == actions
+    src, tgt = digests(lab, facts)
+    assert src == tgt == kept
+
+
 # the guard -------------------------------------------------------------------------------------------------
 def test_a_resync_after_target_writes_is_refused_with_the_bytes_at_stake(lab, run_module, conn):
     base = conn(source="vol1", target="vol1_m")
@@ -90,10 +84,7 @@ def test_a_resync_after_target_writes_is_refused_with_the_bytes_at_stake(lab, ru
     assert (result["percent_synced"], result["capacity_bytes"]) == (96, CAPACITY)
     assert result["synchronization"]["state"] == "split"
     assert digests(lab, facts) == before
-    allowed = ok(run_module, dict(base, sync_state="synchronized", allow_data_loss=True))
-    assert allowed["actions"] == ["resync", "wait_synchronized"]
-    src, tgt = digests(lab, facts)
-    assert src == tgt == before[0]
+    allowed(lab, run_module, dict(base, sync_state="synchronized"), facts, ["resync", "wait_synchronized"], before[0])
 
 
 def test_a_restore_over_source_writes_is_refused_then_allowed(lab, run_module, conn):
@@ -105,10 +96,7 @@ def test_a_restore_over_source_writes_is_refused_then_allowed(lab, run_module, c
                      f"up to {bound(1)} bytes differ", "written to the source vol2")
     assert result["differing_bytes_at_most"] == bound(1) == 83887
     assert digests(lab, facts) == before
-    restored = ok(run_module, dict(base, restore=True, allow_data_loss=True))
-    assert restored["actions"] == ["restore", "wait_restored"]
-    src, tgt = digests(lab, facts)
-    assert src == tgt == before[1]
+    allowed(lab, run_module, dict(base, restore=True), facts, ["restore", "wait_restored"], before[1])
 
 
 def test_nothing_differing_is_no_refusal(lab, run_module, conn):

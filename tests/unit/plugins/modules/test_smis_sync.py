@@ -12,35 +12,24 @@ import time
 
 import pytest
 
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "local_bandwidth": "4GiB", "tick_seconds": 0.02},
-    "arrays": {
-        "smis-a": {"vendor": "smis", "profile": "3par", "volumes": [
-            {"name": "vol{n}", "count": 6, "id_base": 101, "size": "4MiB", "data_blocks": 16},
-            {"name": "copy{n}", "count": 6, "id_base": 151, "size": "4MiB"},
-            {"name": "tiny", "id": 170, "size": "1MiB"},
-        ]},
-        "smis-b": {"vendor": "smis", "profile": "generic", "volumes": [
-            {"name": "vol{n}", "count": 8, "id_base": 201, "size": "4MiB", "data_blocks": 16},
-            {"name": "small", "id": 220, "size": "1MiB"},
-            {"name": "dup", "id": 221, "size": "4MiB", "data_blocks": 4},
-            {"name": "dup", "id": 222, "size": "4MiB", "data_blocks": 4},
-            {"name": "spare", "id": 223, "size": "4MiB"},
-        ]},
-    },
-}
+from module_helpers import module_args, smis_topology
+
+LAB_TOPOLOGY = smis_topology(
+    local=6, remote=8,
+    more_local=[{"name": "tiny", "id": 170, "size": "1MiB"}],
+    more_remote=[
+        {"name": "small", "id": 220, "size": "1MiB"},
+        {"name": "dup", "id": 221, "size": "4MiB", "data_blocks": 4},
+        {"name": "dup", "id": 222, "size": "4MiB", "data_blocks": 4},
+        {"name": "spare", "id": 223, "size": "4MiB"},
+    ])
 SEED_UNSUPPORTED = {3: "Fracture", 6: "Prepare", 7: "Unprepare", 8: "Quiesce", 9: "Unquiesce", 10: "Reset to Sync",
                     11: "Reset to Async"}
 
 
 @pytest.fixture
 def conn(lab):
-    def make(array: str = "smis-b", **kwargs):
-        args = dict(lab.connection(array), namespace=lab.array(array)["namespace"], poll_interval=0.05,
-                    wait_timeout=30)
-        args.update(kwargs)
-        return args
-    return make
+    return module_args(lab, "smis-b", wait_timeout=30, namespace=True)
 
 
 def without(args, *keys):

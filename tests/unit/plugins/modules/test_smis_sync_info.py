@@ -11,18 +11,9 @@ import time
 import pytest
 import pywbem
 
-LAB_TOPOLOGY = {
-    "lab": {"block_size": "64KiB", "local_bandwidth": "4GiB", "tick_seconds": 0.02},
-    "arrays": {
-        "smis-a": {"vendor": "smis", "profile": "3par", "volumes": [
-            {"name": "vol{n}", "count": 3, "id_base": 101, "size": "4MiB", "data_blocks": 16},
-            {"name": "copy{n}", "count": 3, "id_base": 151, "size": "4MiB"},
-        ]},
-        "smis-b": {"vendor": "smis", "profile": "generic", "volumes": [
-            {"name": "vol{n}", "count": 5, "id_base": 201, "size": "4MiB", "data_blocks": 16},
-        ]},
-    },
-}
+from module_helpers import smis_topology
+
+LAB_TOPOLOGY = smis_topology(local=3, remote=5)
 U16 = pywbem.Uint16
 
 
