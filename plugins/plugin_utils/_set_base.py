@@ -115,8 +115,6 @@ class VendorSets:
     #: The states of an item whose target follows its source; a planned failover brings every other item
     #: into one of them (its catch-up step) before it cuts any item of the set over.
     in_sync_states: tuple[str, ...] = ()
-    #: The state a failover leaves an item in.
-    cutover_state = "broken_off"
     #: Item keys the catch-up and the cutover do not send (e.g. how to create a missing target).
     cutover_drop: tuple[str, ...] = ()
 
@@ -141,8 +139,8 @@ class VendorSets:
         return facts
 
     def cutover_state_of(self, rset: dict[str, t.Any]) -> str:
-        """The state a failover of the set leaves its items in."""
-        return self.cutover_state
+        """The state a failover of the set leaves its items in (a SnapMirror break's by default)."""
+        return "broken_off"
 
     def failover_waves(self, entry: dict[str, t.Any]) -> list[list[Item]]:
         """The module items of each failover step of a plan entry, fencing order first.

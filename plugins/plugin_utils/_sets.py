@@ -218,7 +218,7 @@ def caught_up(entry: dict[str, t.Any], result: dict[str, t.Any] | None) -> dict[
     if not isinstance(entries, list):
         out["refused"] = [f"the catch-up did not run: {result.get('msg', 'no result')}"]
         return out
-    by_name = {e.get("destination_path") or e.get("item"): e for e in entries}
+    by_name = {_entry_name(e): e for e in entries}
     items = []
     for item in entry.get("items") or []:
         done = by_name.get(row_vendor.sets.item_name(item))
@@ -236,13 +236,8 @@ def refused_rows(entry: dict[str, t.Any], step: str = "failover") -> list[dict[s
     sets = vendor_of(entry.get("set")).sets
     base = _row_base(entry["set"], entry.get("target_name"), step)
     why = "; ".join(entry.get("refused") or [])
-    rows = []
-    for item in entry.get("items") or []:
-        row = dict(base, item=sets.item_name(item), failed=True, changed=False, skipped=False, actions=[],
-                   msg=f"not failed over: the set could not be brought in sync first ({why})")
-        row.update({k: (item.get("facts") or {}).get(k) for k in ROW_FACTS})
-        rows.append(row)
-    return rows
+    return [_failed_row(base, sets.item_name(item), f"not failed over: the set could not be brought in sync first "
+                        f"({why})", item.get("facts")) for item in entry.get("items") or []]
 
 
 def rpo_violations(items_: list[Item], max_lag: int | None) -> list[str]:
@@ -272,6 +267,18 @@ def _row_base(rset: dict[str, t.Any], target: t.Any, step: str) -> dict[str, t.A
             "target": array_name(target) if target is not None else None, "step": step}
 
 
+def _entry_name(entry: dict[str, t.Any]) -> t.Any:
+    """How a bulk module's result entry names its item (ONTAP by destination path, the others by ``item``)."""
+    return entry.get("destination_path") or entry.get("item") or entry.get("name")
+
+
+def _failed_row(base: dict[str, t.Any], item: str, msg: str, facts: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """A failed report row for an item the step did not touch, with the facts known of it."""
+    row = dict(base, item=item, failed=True, changed=False, skipped=False, actions=[], msg=msg)
+    row.update({k: (facts or {}).get(k) for k in ROW_FACTS})
+    return row
+
+
 def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any = None,
                 step: str = "") -> list[dict[str, t.Any]]:
     """One report row per item of a bulk module result, the same shape for every vendor."""
@@ -287,7 +294,7 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
     for entry in row_vendor.sets.report_entries(entries):
         facts = entry.get(row_vendor.object_key) or {}
         row = dict(base)
-        row["item"] = entry.get("destination_path") or entry.get("item") or entry.get("name")
+        row["item"] = _entry_name(entry)
         row.update({k: facts.get(k) for k in ROW_FACTS})
         row.update({"changed": bool(entry.get("changed")), "failed": bool(entry.get("failed")),
                     "skipped": bool(entry.get("skipped")), "actions": entry.get("actions") or [],
@@ -305,15 +312,8 @@ def missing_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any,
     """A failed report row for each item that has no replica on ``target`` (no ``facts``)."""
     sets = vendor_of(rset).sets
     base = _row_base(rset, target, step)
-    rows = []
-    for item in items_:
-        if item.get("facts"):
-            continue
-        row = dict(base, item=sets.item_name(item), failed=True, changed=False, skipped=False, actions=[],
-                   msg=sets.missing_msg(item, base["target"]))
-        row.update({k: None for k in ROW_FACTS})
-        rows.append(row)
-    return rows
+    return [_failed_row(base, sets.item_name(item), sets.missing_msg(item, base["target"]), None)
+            for item in items_ if not item.get("facts")]
 
 
 def failback_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any) -> list[dict[str, t.Any]]:

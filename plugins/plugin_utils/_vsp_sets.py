@@ -22,7 +22,6 @@ class VspSets(VendorSets):
     """Items are ``shadowimage_pair`` pairs ``{copy_group, pair_name, pvol, svol}``, named ``<copy_group>/<pair_name>``."""
 
     in_sync_states = ("paired",)
-    cutover_state = "split"
     cutover_drop = ("svol",)
 
     def items(self, rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
@@ -72,6 +71,9 @@ class VspSets(VendorSets):
         if entry.get("group_split"):
             return [[{"copy_group": entry["items"][0]["copy_group"]}]]
         return super().failover_waves(entry)
+
+    def cutover_state_of(self, rset: dict[str, t.Any]) -> str:
+        return "split"
 
     def result_facts(self, facts: Item) -> Item:
         return _pair_facts(facts) or facts
