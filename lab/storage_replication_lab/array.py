@@ -1,8 +1,10 @@
 """What every simulated array is: ``ArrayBase``, its vendor hooks and the middleware the lab wraps it in.
 
 The middleware logs every request, applies injected latency / 5xx / dropped
-connections, refuses connections while the array is down, and moves the fabric
-to now before the vendor's handler runs.
+connections / canned answers, refuses connections while the array is down, and
+moves the fabric to now before the vendor's handler runs; on the way out it
+makes error answers echo the request's headers and points links at another
+origin when the faults say so.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import typing as t
 
 from aiohttp import web
 
-from .faults import Faults
+from .faults import Faults, canned_body, headers_text
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .fabric import Clock, Fabric
@@ -24,6 +26,43 @@ if t.TYPE_CHECKING:  # pragma: no cover
 HOST = "127.0.0.1"
 SECRET_WORDS = ("password", "passphrase", "secret", "token", "credential")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _append_to_messages(value: t.Any, suffix: str) -> bool:
+    """Append ``suffix`` to every ``message`` string in a JSON value; whether there was one."""
+    found = False
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if key == "message" and isinstance(sub, str):
+                value[key] = sub + suffix
+                found = True
+            else:
+                found = _append_to_messages(sub, suffix) or found
+    elif isinstance(value, list):
+        for sub in value:
+            found = _append_to_messages(sub, suffix) or found
+    return found
+
+
+def _absolute_links(value: t.Any, origin: str) -> t.Any:
+    """A JSON value with every ``href`` that is a path made a URL on ``origin``."""
+    if isinstance(value, dict):
+        return {k: (origin + v if k == "href" and isinstance(v, str) and v.startswith("/")
+                    else _absolute_links(v, origin)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_absolute_links(v, origin) for v in value]
+    return value
+
+
+def _json_body(response: web.StreamResponse) -> t.Any:
+    """The decoded JSON body of a response, or None when it has none."""
+    body = getattr(response, "body", None)
+    if not isinstance(body, (bytes, bytearray)) or not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def redact(value: t.Any) -> t.Any:
@@ -90,6 +129,18 @@ class ArrayBase:
     def fault_response(self, status: int) -> web.StreamResponse:
         return web.json_response({"error": {"message": "Service temporarily unavailable (injected)",
                                             "code": str(status)}}, status=status)
+
+    def echo_request(self, response: web.StreamResponse, headers: str) -> None:
+        """Make an error answer carry the request's ``headers``, as an array whose error pages echo the
+        request does (fault ``echo_headers``): appended to every ``message`` of a JSON body, else to the text."""
+        if response.status < 400 or not isinstance(getattr(response, "body", None), (bytes, bytearray)):
+            return
+        suffix = f" (request headers: {headers})"
+        data = _json_body(response)
+        if data is None:
+            response.body = bytes(response.body) + suffix.encode()  # type: ignore[attr-defined]
+        elif _append_to_messages(data, suffix):
+            response.body = json.dumps(data).encode()  # type: ignore[attr-defined]
 
     def endpoint_extra(self) -> dict[str, t.Any]:
         return {}
@@ -195,11 +246,12 @@ class ArrayBase:
             if transport is not None:
                 transport.abort()
             raise asyncio.CancelledError()
-        if targeted and faults.take_error():
-            entry["status"] = faults.error_status
+        injected = self._injected(request, targeted)
+        if injected is not None:
+            entry["status"] = injected.status
             entry["injected"] = True
             self.lab.log.add(entry)
-            return self.fault_response(int(faults.error_status))
+            return self._dressed(request, injected)
         self.fabric.advance()
         try:
             response = await handler(request)
@@ -219,4 +271,28 @@ class ArrayBase:
                 transport.abort()
             raise asyncio.CancelledError()
         self.lab.log.add(entry)
+        return self._dressed(request, response)
+
+    def _injected(self, request: web.Request, targeted: bool) -> web.StreamResponse | None:
+        """The canned answer (``answer_*``) or injected error this request gets instead of the array's, if any."""
+        faults = self.faults
+        if faults.take_answer(request.method, request.path):
+            response = web.Response(status=faults.answer_status, headers=dict(faults.answer_headers),
+                                    body=canned_body(faults.answer_body, faults.answer_type, request.headers).encode())
+            if faults.answer_type:
+                response.content_type = faults.answer_type
+            return response
+        if targeted and faults.take_error():
+            return self.fault_response(int(faults.error_status))
+        return None
+
+    def _dressed(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        """The answer as the faults want it to leave: echoing the request's headers, links on another origin."""
+        faults = self.faults
+        if faults.echo_headers:
+            self.echo_request(response, headers_text(request.headers))
+        if faults.link_origin:
+            data = _json_body(response)
+            if data is not None:
+                response.body = json.dumps(_absolute_links(data, faults.link_origin)).encode()  # type: ignore[attr-defined]
         return response

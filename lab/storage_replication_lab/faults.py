@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import typing as t
+from urllib.parse import urlsplit
+
+HTML_PAGE = ("<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in</h1>"
+             "<p>This page is served by the lab in place of the API (an injected answer).</p></body></html>")
 
 
 class Faults:
@@ -11,7 +17,8 @@ class Faults:
 
     FIELDS = ("latency_ms", "jitter_ms", "error_rate", "error_count", "error_status", "drop_rate",
               "drop_count", "drop_when", "fail_jobs", "fail_job_message", "fail_job_code",
-              "only_mutating", "seed")
+              "only_mutating", "seed", "answer_path", "answer_method", "answer_status", "answer_type",
+              "answer_body", "answer_headers", "answer_count", "echo_headers", "link_origin")
 
     def __init__(self) -> None:
         self.rng = random.Random()
@@ -31,9 +38,21 @@ class Faults:
         self.fail_job_code = ""
         self.only_mutating = False
         self.seed = None
+        # a canned answer in place of the array's for the paths ``answer_path`` (a regular expression) matches
+        self.answer_path = ""
+        self.answer_method = ""
+        self.answer_status = 200
+        self.answer_type = "text/html"
+        self.answer_body = HTML_PAGE
+        self.answer_headers: dict[str, str] = {}
+        self.answer_count = 0
+        # error answers carry the request's headers; URLs in JSON answers point to another origin
+        self.echo_headers = False
+        self.link_origin = ""
 
     NUMBERS = {"latency_ms": float, "jitter_ms": float, "error_rate": float, "error_count": int,
-               "error_status": int, "drop_rate": float, "drop_count": int, "fail_jobs": int}
+               "error_status": int, "drop_rate": float, "drop_count": int, "fail_jobs": int,
+               "answer_status": int, "answer_count": int}
 
     def update(self, values: dict[str, t.Any]) -> None:
         """Apply ``values`` (all of them or, when one is invalid, none)."""
@@ -49,10 +68,12 @@ class Faults:
                     checked[key] = kind(checked[key])
                 except (TypeError, ValueError) as exc:
                     raise ValueError(f"fault setting {key} must be a number, not {checked[key]!r}") from exc
-        if "only_mutating" in checked:
-            checked["only_mutating"] = bool(checked["only_mutating"])
+        for key in ("only_mutating", "echo_headers"):
+            if key in checked:
+                checked[key] = bool(checked[key])
         if checked.get("drop_when", self.drop_when) not in ("before", "after"):
             raise ValueError("drop_when must be 'before' or 'after'")
+        _check_answer(checked)
         for key, value in checked.items():
             setattr(self, key, value)
         if checked.get("seed") is not None:
@@ -78,12 +99,62 @@ class Faults:
     def take_drop(self) -> bool:
         return self._take("drop_count", self.drop_rate)
 
+    def take_answer(self, method: str, path: str) -> bool:
+        """Whether this request gets the canned answer (``answer_count`` > 0 answers that many, then stops)."""
+        if not self.answer_path or (self.answer_method and self.answer_method != method.upper()):
+            return False
+        if not re.search(self.answer_path, path):
+            return False
+        if self.answer_count > 0:
+            self.answer_count -= 1
+            if self.answer_count == 0:
+                self.answer_path = ""
+        return True
+
     def take_job_failure(self) -> tuple[str, str] | None:
         """A (message, code) to fail the next job with, when one is due."""
         if self.fail_jobs > 0:
             self.fail_jobs -= 1
             return self.fail_job_message, str(self.fail_job_code)
         return None
+
+
+def _check_answer(checked: dict[str, t.Any]) -> None:
+    """Check and convert the canned-answer and link settings in place (ValueError when one is wrong)."""
+    for key in ("answer_path", "answer_method", "answer_type", "answer_body", "link_origin"):
+        if key in checked:
+            if not isinstance(checked[key], str):
+                raise ValueError(f"fault setting {key} must be a string")
+    try:
+        re.compile(checked.get("answer_path", ""))
+    except re.error as exc:
+        raise ValueError(f"answer_path is not a regular expression: {exc}") from exc
+    if "answer_method" in checked:
+        checked["answer_method"] = checked["answer_method"].upper()
+    if "answer_status" in checked and not 100 <= checked["answer_status"] <= 599:
+        raise ValueError("answer_status must be an HTTP status (100-599)")
+    headers = checked.get("answer_headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise ValueError("answer_headers must map header names to strings")
+    origin = checked.get("link_origin", "")
+    if origin:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise ValueError("link_origin must be scheme://host[:port], nothing more")
+        checked["link_origin"] = origin.rstrip("/")
+
+
+def headers_text(headers: t.Mapping[str, str]) -> str:
+    """Request headers the way an error page that echoes them shows them."""
+    return "; ".join(f"{name}: {value}" for name, value in headers.items())
+
+
+def canned_body(body: str, content_type: str, headers: t.Mapping[str, str]) -> str:
+    """``answer_body`` with ``{request_headers}`` replaced (escaped as a JSON string in a JSON body)."""
+    text = headers_text(headers)
+    if "json" in content_type:
+        text = json.dumps(text)[1:-1]
+    return body.replace("{request_headers}", text)
 
 
 class RequestLog:

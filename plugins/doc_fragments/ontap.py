@@ -53,6 +53,41 @@ options:
     default: 60
 """
 
+    SOURCE_CLUSTER = r"""
+options:
+  source_cluster:
+    description:
+      - Connection to the cluster of the source volumes.
+    type: dict
+    suboptions:
+      hostname:
+        description: Host, C(host:port) or C(https://host:port) URL of the source cluster.
+        type: str
+        required: true
+      username:
+        description: User name on the source cluster.
+        type: str
+        required: true
+      password:
+        description: Password on the source cluster.
+        type: str
+        required: true
+      validate_certs:
+        description: Verify the source cluster's TLS certificate.
+        type: bool
+        default: true
+      ca_path:
+        description: CA file for the source cluster's certificate.
+        type: path
+      port:
+        description: Port of the source cluster's REST API.
+        type: int
+      timeout:
+        description: Seconds to wait for one HTTP answer.
+        type: int
+        default: 60
+"""
+
     ACTIONGROUP = r"""
 options: {}
 attributes:

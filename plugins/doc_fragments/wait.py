@@ -17,6 +17,18 @@ options:
     description:
       - Seconds to wait for each target state. A timeout fails the item with its current state,
         the time waited and what a rerun will do; the array carries on.
+      - A wait ends sooner when the state seen rules the target out, for example a relationship broken
+        off by someone else while the task waits for it to be paused, or a pair suspended by a failure (PSUE)
+        while it waits for PAIR. The item fails at once, naming that state. When the state is already past
+        the target in the direction of the task (the same relationship, when the task breaks it), the wait
+        is reported with the state seen ("wait_paused (already broken_off)") and the rest is planned from
+        there, with no second break.
+      - Work the array already runs on the object (a transfer started by an earlier run, a schedule or
+        someone else) is waited for and joined, reported as a C(wait_*) step, before anything else is
+        started; an update follows only if it is still needed.
+      - If the controller is killed while the module runs (ansible-playbook ended by OOM, a cancelled AWX
+        job), the module stops before its next request or status check, sends nothing more, and writes
+        where each item stopped to the system log (syslog or journal).
     type: int
     default: 1800
   poll_interval:

@@ -36,6 +36,7 @@ FILTERS: dict[str, t.Callable[..., t.Any]] = {
     "replication_options": options.typed_options,
     "replication_connection": sets.array_connection,
     "replication_connections": sets.connections,
+    "replication_public_sets": sets.public_sets,
     "replication_array_name": sets.array_names,
     "replication_targets": base.set_targets,
     "replication_set_target_pairs": sets.set_target_pairs,

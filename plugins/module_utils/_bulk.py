@@ -6,7 +6,9 @@ Each item is a generator that describes its work step by step: it yields a
 the array to reach a state. Waiting items hold no thread: the engine calls one
 ``poll`` function for all of them per round, so 500 waiting relationships cost
 one collection request per round, not 500. An item's generator returns its
-result dict; an exception fails the item only.
+result dict; an exception fails the item only. A ``stop`` function (the
+controller's watch) is asked at least once a second: once it gives a reason,
+every waiting item gets ``ControllerGone`` and nothing is polled any more.
 
 This is a private module: its API may change at any time.
 """
@@ -14,13 +16,14 @@ This is a private module: its API may change at any time.
 from __future__ import annotations
 
 import collections
+import inspect
 import time
 import typing as t
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
 from ._common import ReplicationError
-from ._waiting import Backoff, WaitTimeout
+from ._waiting import Backoff, ControllerGone, WaitTimeout
 
 
 class Call:
@@ -85,18 +88,22 @@ def recovering(attempt: t.Callable[[], Steps], recover: t.Callable[[BaseExceptio
 
 
 def run_items(items: list[Item], poll: Poll | None, max_workers: int = 10, continue_on_error: bool = True,
-              poll_interval: float = 1.0, max_poll_interval: float = 10.0) -> list[dict[str, t.Any]]:
+              poll_interval: float = 1.0, max_poll_interval: float = 10.0,
+              stop: t.Callable[[], str | None] | None = None) -> list[dict[str, t.Any]]:
     """Drive every item to its end; return their results in input order.
 
     A failed item's result has ``failed: true`` and ``msg``. With
     ``continue_on_error`` false, the first failure stops items whose next
     request has not started yet; they are reported ``skipped`` (or
-    ``stopped`` after the steps they completed).
+    ``stopped`` after the steps they completed). ``stop`` gives a reason to end
+    every wait at once (``ControllerGone``), or None.
     """
     runner = _Runner(poll, continue_on_error, Backoff(poll_interval, maximum=max(max_poll_interval, poll_interval)))
+    runner.stop = stop
     runner.ready.extend((item, None, None) for item in items)
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         while runner.ready or runner.waiting or runner.inflight:
+            runner.check_stop()
             runner.advance(pool)
             if runner.stopping and runner.stop_pending():
                 continue
@@ -119,6 +126,23 @@ class _Runner:
         self.last_poll_error: str | None = None
         self.stopping = False
         self.latest: dict[t.Hashable, t.Any] = {}
+        self.stop: t.Callable[[], str | None] | None = None
+        self.stop_reason: str | None = None
+
+    def stopped(self) -> str | None:
+        """Why the run must stop (the controller is gone), or None; once given, always given."""
+        if self.stop_reason is None and self.stop is not None:
+            self.stop_reason = self.stop()
+        return self.stop_reason
+
+    def check_stop(self) -> None:
+        """Once ``stop`` gives a reason: every waiting item resumes with ControllerGone (polls are over)."""
+        why = self.stopped()
+        if why is None:
+            return
+        for key, (item, _wait) in list(self.waiting.items()):
+            del self.waiting[key]
+            self.ready.append((item, None, ControllerGone(why)))
 
     def fail(self, item: Item, exc: BaseException) -> None:
         result = dict(item.record)
@@ -133,11 +157,16 @@ class _Runner:
         """Step every ready item to its next request, wait or end."""
         while self.ready:
             item, value, error = self.ready.popleft()
-            if self.stopping and item.result is None:
+            gone = self.stopped() if self.stopping and item.result is None else None
+            if gone and inspect.getgeneratorstate(item.steps) != inspect.GEN_CREATED:
+                error = ControllerGone(gone)  # the item says itself where it stopped
+            elif self.stopping and item.result is None:
                 item.steps.close()
                 item.result = dict(item.record)
+                why = f"the controller is gone ({gone}) before it began" if gone else \
+                    "an earlier item failed and continue_on_error is false"
                 item.result.update({"skipped": True, "changed": bool(item.record.get("changed")),
-                                    "msg": "stopped: an earlier item failed and continue_on_error is false"})
+                                    "msg": f"stopped: {why}"})
                 continue
             try:
                 step = item.steps.throw(error) if error is not None else item.steps.send(value)
@@ -172,19 +201,20 @@ class _Runner:
     def collect(self) -> None:
         """Take the requests that finished (waiting at most until the next poll is due)."""
         now = time.monotonic()
+        # at most a second without asking ``stop`` again
         if self.inflight:
-            timeout = None if self.next_poll is None else max(0.0, self.next_poll - now)
+            timeout = 1.0 if self.next_poll is None else min(1.0, max(0.0, self.next_poll - now))
             done, _pending = wait_futures(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 item = self.inflight.pop(future)
                 exc = future.exception()
                 self.ready.append((item, None, exc) if exc is not None else (item, future.result(), None))
         elif self.waiting and self.next_poll is not None and self.next_poll > now:
-            time.sleep(self.next_poll - now)
+            time.sleep(min(1.0, self.next_poll - now))
 
     def poll_round(self) -> None:
         """When a poll is due: one poll for every waiting item, then release those that are done."""
-        if not self.waiting or self.next_poll is None or time.monotonic() < self.next_poll:
+        if not self.waiting or self.next_poll is None or time.monotonic() < self.next_poll or self.stop_reason:
             return
         keys = {w.key for _item, w in self.waiting.values()}
         try:

@@ -5,11 +5,11 @@ This is a private module: its API may change at any time.
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import typing as t
 from urllib.parse import urlsplit
-
-import os
 
 from ansible.module_utils.common.parameters import AnsibleFallbackNotFound
 
@@ -29,6 +29,61 @@ def nonempty_env_fallback(*names: str) -> str:
     raise AnsibleFallbackNotFound
 
 
+MASK = "********"
+# a header that carries credentials, echoed as text, JSON or a Python repr, with or without an auth scheme
+_CREDENTIAL_HEADER = re.compile(
+    r"""((?i:\b(?:proxy-)?authorization|\bcookie|\bx-auth-token)["']?\s*[:=]\s*["']?"""
+    r"(?:[A-Za-z][\w-]*(?:\s+|%20))?)([\w+/=.~-]{8,})")
+# an HTTP auth scheme followed by a credential, wherever it stands
+_CREDENTIAL_TOKEN = re.compile(r"(\b(?i:basic|bearer|session|digest|negotiate|token)(?:\s+|%20))([\w+/=.~-]{8,})")
+_SECRET_KEYS = ("authorization", "password", "passwd", "token", "cookie", "secret")
+
+
+def _masked_token(match: re.Match[str]) -> str:
+    """The match with its token masked when it is shaped like a credential (base64, hex, a uuid, a JWT: it has
+    a digit, + / =, or a capital after a small letter), so that "Basic is missing" or "Session expired" stay."""
+    token = match.group(2)
+    small = next((n for n, c in enumerate(token) if c.islower()), len(token))
+    shaped = any(c.isdigit() or c in "+/=" for c in token) or any(c.isupper() for c in token[small:])
+    return match.group(1) + MASK if shaped else match.group(0)
+
+
+def credential_forms(username: t.Any, password: t.Any) -> tuple[str, ...]:
+    """What a password can look like on the wire: itself and the ``user:password`` of HTTP Basic auth in
+    base64 (padded, unpadded, URL-safe), longest first."""
+    if not password:
+        return ()
+    pair = f"{username or ''}:{password}".encode()
+    encoded = base64.b64encode(pair).decode()
+    forms = {str(password), encoded, encoded.rstrip("="), base64.urlsafe_b64encode(pair).decode().rstrip("=")}
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def redact(value: t.Any, secrets: t.Iterable[str] = ()) -> t.Any:
+    """A copy of ``value`` (text, or lists and dicts of it) without credentials.
+
+    Masks the values of ``Authorization`` (and cookie / auth-token) headers, ``Basic`` / ``Bearer`` /
+    ``Session`` tokens, every value under a key that names a secret, and each of ``secrets`` wherever it
+    occurs. Every error text and detail taken from what an array answered goes through here.
+    """
+    known = tuple(s for s in secrets if s)
+    if isinstance(value, str):
+        for secret in known:
+            value = value.replace(secret, MASK)
+        value = _CREDENTIAL_HEADER.sub(_masked_token, value)
+        return _CREDENTIAL_TOKEN.sub(_masked_token, value)
+    if isinstance(value, dict):
+        masked = {k: (MASK if isinstance(k, str) and any(w in k.lower() for w in _SECRET_KEYS) and v
+                      else redact(v, known)) for k, v in value.items()}
+        return value if all(masked[k] is v for k, v in value.items()) else masked  # untouched: the same object
+    if isinstance(value, (list, tuple)):
+        items = [redact(v, known) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return tuple(items) if isinstance(value, tuple) else items
+    return value
+
+
 class ReplicationError(Exception):
     """A failure to report with ``fail_json``: a message plus facts for the result.
 
@@ -38,9 +93,20 @@ class ReplicationError(Exception):
     """
 
     def __init__(self, msg: str, **details: t.Any) -> None:
+        msg = redact(msg)  # what an array echoed may carry credentials: never into a result
         super().__init__(msg)
         self.msg = msg
-        self.details = {k: v for k, v in details.items() if v is not None}
+        self.details = {k: redact(v) for k, v in details.items() if v is not None}
+
+    def hide(self, secrets: t.Iterable[str]) -> ReplicationError:
+        """Mask ``secrets`` (a client's password, its encoded forms, session tokens) in the message and
+        details; return self, so a client can ``raise error.hide(...)``."""
+        secrets = tuple(secrets)
+        if secrets:
+            self.msg = redact(self.msg, secrets)
+            self.args = (self.msg,)
+            self.details = {k: redact(v, secrets) for k, v in self.details.items()}
+        return self
 
     def __str__(self) -> str:
         return self.msg

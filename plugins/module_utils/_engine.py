@@ -26,9 +26,19 @@ engine does the rest the same way for every vendor:
   from what the array really did, carries on and says so in a warning (at most
   twice per item).
 - **A settle wait** (an action planned with ``args={"replan": True}``, e.g. a wait for a
-  copy that was already running) ends with a new plan for the rest, made from the
-  state it settled in (``Driver.settled``): the one place where a run may take fewer
-  steps than its check-mode run reported, because the array moved meanwhile.
+  copy that was already running, which a rerun joins instead of starting another) ends
+  with a new plan for the rest, made from the state it settled in (``Driver.settled``).
+- **Waits know the state machine.** While a wait's own check says "not yet", the
+  driver's ``course`` hook judges the state seen: a state already past the target in the
+  direction of the plan ends the wait at once (reported ``<wait> (already <state>)``) and
+  the rest is planned again from it, like a settle wait; a state from which the target
+  cannot be reached any more fails the item at once, naming it. These, and settle waits,
+  are the only places where a run may take fewer steps than its check-mode run reported,
+  because the array moved meanwhile.
+- **A dead controller stops the run.** When the controller that started the module is
+  gone (``_waiting.Controller``: ansible-playbook killed), no item sends another request:
+  each stops before its next action, request or poll, with "the controller is gone:
+  stopped before <step>" in its result and in the module's log (syslog or journal).
 - **After the run** an item whose last step changed its object without a wait
   behind it is read again, so the result shows the array's state.
 - **Results** carry the item's identity, ``changed``, the actions that ran,
@@ -46,8 +56,19 @@ import typing as t
 from ._bulk import Call, Item, Wait, recovering, run_items
 from ._common import ReplicationError, check_run_options, finish_run, merge_item
 from ._rest import UnansweredWriteError
+from ._waiting import ControllerGone, controller_gone, stop_if_controller_gone, watch_controller
 
 Steps = t.Generator[t.Any, t.Any, t.Any]
+
+
+class Passed(t.NamedTuple):
+    """What ``Driver.course`` answers for a state already past a wait's target: ``seen`` names it."""
+
+    seen: str
+
+
+#: what ``Driver.course`` answers: None (on its way), Passed, or why the target cannot be reached any more
+Course = t.Union[Passed, str, None]
 
 
 class Action(str):
@@ -118,18 +139,36 @@ class Step:
         self.facts = engine.driver.facts(item, observed)
         self.actions = actions
         self.action: Action = Action("read")
+        self.index = 0  # the position of ``action`` in ``actions``
+        self.calls = 0  # the requests ``action`` started so far
         self.record = record
         self.vars: dict[str, t.Any] = {}
 
     def call(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> Steps:
-        """Run ``fn`` on a worker thread; its result."""
+        """Run ``fn`` on a worker thread; its result. Nothing is started once the controller is gone."""
+        stop_if_controller_gone()
+        self.calls += 1
         return (yield Call(fn, *args, **kwargs))
+
+    def judge(self, check: t.Callable[[t.Any], bool | str], facts: t.Any) -> bool | str:
+        """A wait's verdict on ``facts``: its own ``check``, then, while that says "not yet", the driver's
+        ``course`` (a state past the target ends the wait, one that cannot reach it fails it)."""
+        verdict = check(facts)
+        if verdict is not False:
+            return verdict
+        course = self.driver.course(self, facts)
+        if isinstance(course, Passed):
+            self.vars["passed"] = course
+            return True
+        return course if isinstance(course, str) else False
 
     def wait(self, check: t.Callable[[t.Any], bool | str], what: str, *, key: t.Hashable = None,
              timeout: float | None = None) -> Steps:
-        """Wait (holding no thread) until the polled state passes ``check``; keeps it in ``facts``."""
+        """Wait (holding no thread) until the polled state passes ``check`` (see ``judge``); keeps it in
+        ``facts``."""
         driver = self.driver
-        facts = yield Wait(self.key if key is None else key, check,
+        self.vars.pop("passed", None)
+        facts = yield Wait(self.key if key is None else key, lambda facts: self.judge(check, facts),
                            self.engine.wait_timeout if timeout is None else timeout,
                            f"{self.name} to {what}", driver.describe, driver.rerun)
         self.facts = facts
@@ -197,6 +236,13 @@ class Driver(abc.ABC):
         """The state shown in a wait's failure or timeout."""
         return facts
 
+    def course(self, step: Step, facts: t.Any) -> Course:
+        """Where the object stands against the wait ``step.action`` is in, called while the wait's own check
+        says "not yet": None (on its way, or not judged), ``Passed`` (already past the target in the direction
+        of the plan: the wait ends and the rest is planned again from ``facts`` with ``settled``), or a
+        message (the target cannot be reached from here any more: the item fails at once, the state shown)."""
+        return None
+
     # apply ---------------------------------------------------------------------------------------
     @abc.abstractmethod
     def poll(self, keys: set[t.Hashable]) -> dict[t.Hashable, t.Any]:
@@ -212,7 +258,8 @@ class Driver(abc.ABC):
         return self.observe(step.item)
 
     def settled(self, step: Step) -> t.Any:
-        """The observation to plan the rest from after a wait planned with ``replan`` (its facts in ``step``)."""
+        """The observation to plan the rest from after a wait planned with ``replan``, or one that found the
+        object past its target (its facts in ``step``)."""
         raise ReplicationError(f"{step.name}: {step.action} asks for a new plan, which this driver does not make")
 
     def finish(self, step: Step) -> None:
@@ -247,6 +294,8 @@ class Engine:
         self.plans: dict[t.Hashable, list[Action]] = {}
         self.observed: dict[t.Hashable, t.Any] = {}
         self.errors: dict[t.Hashable, ReplicationError] = {}
+        #: the items that stopped because the controller is gone, with what they did not do
+        self.stopped: list[str] = []
 
     # plan ----------------------------------------------------------------------------------------
     def plan_all(self) -> None:
@@ -280,7 +329,9 @@ class Engine:
             failed = {id(w) for w, item in zip(work, self.items) if self.driver.key(item) in self.errors}
             order = sorted(work, key=lambda w: id(w) not in failed)
         run_items(order, self.driver.poll, self.max_workers, self.continue_on_error, self.poll_interval,
-                  max(10.0, self.poll_interval))
+                  max(10.0, self.poll_interval), stop=controller_gone)
+        if controller_gone() is not None:
+            self.stopped += [f"{w.name}: {w.result.get('msg')}" for w in work if w.result and w.result.get("skipped")]
         return [w.result or {} for w in work]
 
     def _steps(self, item: dict[str, t.Any], record: dict[str, t.Any]) -> Steps:
@@ -303,8 +354,11 @@ class Engine:
                            "diff": {"before": driver.diff_view(before), "after": driver.diff_view(after)}})
             driver.finish(step)
             return record
-        yield from recovering(lambda: self._apply(step), lambda exc: self._recover(step, exc),
-                              (UnansweredWriteError,))
+        try:
+            yield from recovering(lambda: self._apply(step), lambda exc: self._recover(step, exc),
+                                  (UnansweredWriteError,))
+        except ControllerGone as exc:
+            raise self._stopped(step, exc.why) from None
         ran = step.vars.get("ran") or []
         if record["changed"] and ran and not ran[-1].is_wait and ran[-1].rereads:
             fresh = yield Call(driver.poll, {key})
@@ -330,21 +384,39 @@ class Engine:
                 step.record["actions"].append(f"{action} (skipped: wait=false)")
                 index += 1
                 continue
-            step.action = action
+            step.action, step.index, step.calls = action, index, 0
+            stop_if_controller_gone()
             handler = table.get(action.name)
             if handler is None:
                 raise ReplicationError(f"{step.name}: no handler for the planned step {action.name!r}")
             yield from handler(step)
             if not action.is_wait:
                 step.record["changed"] = True
-            step.record["actions"].append(str(action))
+            passed = step.vars.pop("passed", None) if action.is_wait else None
+            step.record["actions"].append(str(action) if passed is None else f"{action} (already {passed.seen})")
             index += 1
-            if action.args.get("replan"):
-                # a wait for whatever ran on the object to settle: the rest is planned from where it settled
+            if action.args.get("replan") or passed is not None:
+                # whatever ran on the object settled, or it is past the wait's target already: the rest is
+                # planned from where it is
                 observed = self.driver.settled(step)
                 rest = self.planned(step.item, observed)
                 step.observed, step.actions = observed, step.actions[:index] + rest
         step.vars["ran"] = [a for n, a in enumerate(step.actions) if n not in self.skipped(step.actions)]
+
+    def _stopped(self, step: Step, why: str) -> ControllerGone:
+        """The failure of an item whose controller is gone: where it stopped and what it did not do."""
+        rest = [str(a) for a in step.actions[step.index:]]
+        if step.action.is_wait:
+            following = step.actions[step.index + 1:step.index + 2]
+            where = f"before {following[0]} (in {step.action})" if following else f"in {step.action}"
+        elif step.calls:
+            where = f"in {step.action}, before its next request"
+        else:
+            where = f"before {step.action}"
+        msg = (f"the controller is gone ({why}): stopped {where}; not done: {', '.join(rest) or 'nothing'}. "
+               "Nothing more was sent; a rerun reads the state and continues from there")
+        self.stopped.append(f"{step.name}: {msg}")
+        return ControllerGone(why, msg)
 
     def _recover(self, step: Step, exc: BaseException) -> Steps:
         """A write got no answer: read the item again, plan the rest from there, and say so."""
@@ -396,14 +468,33 @@ def differing_bytes_at_most(percent_same: t.Any, capacity_bytes: int) -> int | N
     return -(-capacity_bytes * (100 - percent) // 100)
 
 
+def make_engine(module: t.Any, driver: Driver, items: list[dict[str, t.Any]], params: dict[str, t.Any]) -> Engine:
+    """The engine of a module run, with its run options (``run_options`` in ``_common``)."""
+    poll = params["poll_interval"] if driver.poll_ceiling is None else min(params["poll_interval"], driver.poll_ceiling)
+    return Engine(driver, items, check_mode=module.check_mode, wait=params["wait"],
+                  wait_timeout=params["wait_timeout"], poll_interval=poll,
+                  max_workers=params["max_workers"], continue_on_error=params["continue_on_error"])
+
+
 def run_engine(module: t.Any, driver: Driver, items: list[dict[str, t.Any]], params: dict[str, t.Any]) \
         -> list[dict[str, t.Any]]:
-    """Run the engine with a module's run options (``run_options`` in ``_common``)."""
-    poll = params["poll_interval"] if driver.poll_ceiling is None else min(params["poll_interval"], driver.poll_ceiling)
-    engine = Engine(driver, items, check_mode=module.check_mode, wait=params["wait"],
-                    wait_timeout=params["wait_timeout"], poll_interval=poll,
-                    max_workers=params["max_workers"], continue_on_error=params["continue_on_error"])
-    return engine.run()
+    """Run the engine with a module's run options."""
+    return make_engine(module, driver, items, params).run()
+
+
+def log_stopped(module: t.Any, engine: Engine | None) -> None:
+    """Say in the module's log (syslog or journal, where its result may never be read) and in its warnings
+    that the controller is gone and where each item stopped."""
+    why = controller_gone()
+    if why is None:
+        return
+    if engine is None:
+        lines = [f"the controller is gone ({why}): stopped before the run began; nothing was sent"]
+    else:
+        lines = engine.stopped or [f"the controller is gone ({why}), after every item had ended"]
+    for line in lines:
+        module.log(line)
+        module.warn(line)
 
 
 def run_module(module: t.Any, build: t.Callable[[dict[str, t.Any]], list[dict[str, t.Any]]],
@@ -412,19 +503,24 @@ def run_module(module: t.Any, build: t.Callable[[dict[str, t.Any]], list[dict[st
     """A changing module's whole run: its items built and checked, the driver connected, the engine run,
     the connections closed, and the module ended with the results (``finish_run``) or the failure."""
     params = module.params
+    watch_controller()
     driver: Driver | None = None
+    engine: Engine | None = None
     failure: ReplicationError | None = None
     results: list[dict[str, t.Any]] = []
     try:
         items = build(params)
         check_run_options(params)
+        stop_if_controller_gone()
         driver = connect(params, items)
-        results = run_engine(module, driver, items, params)
+        engine = make_engine(module, driver, items, params)
+        results = engine.run()
     except ReplicationError as exc:
         failure = exc
     finally:
         if driver is not None:
             driver.close()
+    log_stopped(module, engine)
     sent = driver.requests_sent() if driver is not None else 0
     if failure is not None or driver is None:
         failure = failure or ReplicationError("no driver")

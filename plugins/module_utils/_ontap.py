@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime
 import re
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ._common import ReplicationError, base_url, tls_verify
-from ._rest import HttpError, RestClient
+from ._rest import ForeignLinkError, HttpError, RestClient
 from ._waiting import poll_until
 
 ACTIVE_STATES = {"async": "snapmirrored", "sync": "in_sync", "continuous": "snapmirrored"}
@@ -39,6 +39,14 @@ def ontap_error(status: int, body: t.Any) -> tuple[str, str | None]:
     if isinstance(body, str) and body.strip():
         return body.strip()[:300], None
     return f"HTTP {status}", None
+
+
+def next_link(body: dict[str, t.Any]) -> str | None:
+    """The ``_links.next.href`` of a collection page, or None on the last page."""
+    links = body.get("_links")
+    following = links.get("next") if isinstance(links, dict) else None
+    href = following.get("href") if isinstance(following, dict) else None
+    return href if isinstance(href, str) and href else None
 
 
 def parse_duration(text: t.Any) -> int | None:
@@ -141,15 +149,26 @@ class OntapClient:
         return self.rest.get(path, params)
 
     def records(self, path: str, params: dict[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
-        """Every record of a collection, following ``_links.next`` as the array pages."""
+        """Every record of a collection, following ``_links.next`` as the array pages (on this cluster's
+        endpoint only: a link to another scheme, host or port is a ForeignLinkError, never requested)."""
         out: list[dict[str, t.Any]] = []
+        page = self.rest.url(path)
         body = self.rest.get(path, params)
         while True:
-            out.extend(body.get("records") or [])
-            following = ((body.get("_links") or {}).get("next") or {}).get("href")
+            records = body.get("records") or []
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise ReplicationError(f"GET {urlsplit(page).path} on {self.label}: the answer's records are "
+                                       "not a list of objects")
+            out.extend(records)
+            following = next_link(body)
             if not following:
                 return out
-            body = self.rest.get(self.origin + following if following.startswith("/") else following)
+            page = urljoin(page, following)
+            try:
+                body = self.rest.get(page)
+            except ForeignLinkError as exc:
+                raise ForeignLinkError(f"the next page of {urlsplit(self.rest.url(path)).path}: {exc}",
+                                       **exc.details) from None
 
     def records_in(self, path: str, field: str, values: t.Iterable[str],
                    params: dict[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
@@ -182,11 +201,11 @@ class OntapClient:
             # ONTAP held the reply until the job ended: 200/201 is its success, and a job that failed
             # inside the window comes back as an error status (raised above), so there is nothing to poll.
             return data, dict(headers)
-        job = (data or {}).get("job") if isinstance(data, dict) else None
-        if job and job.get("uuid"):
-            self.wait_job(job["uuid"], what=f"{method} {path}")
-        for job in (data or {}).get("jobs") or [] if isinstance(data, dict) else []:
-            self.wait_job(job["uuid"], what=f"{method} {path}")
+        body = data if isinstance(data, dict) else {}
+        jobs = [body.get("job")] + list(body.get("jobs") or [])
+        for job in jobs:
+            if isinstance(job, dict) and job.get("uuid"):
+                self.wait_job(job["uuid"], what=f"{method} {path}")
         return data, dict(headers)
 
     def wait_job(self, job_uuid: str, what: str) -> dict[str, t.Any]:
@@ -206,7 +225,8 @@ class OntapClient:
         job = poll_until(fetch, check, f"job {job_uuid} ({what}) on {self.label}", self.job_timeout,
                          self.poll_interval, rerun="The job may still finish; rerun the task to continue")
         if job.get("state") in ("failure", "cancelled", "expired"):
-            error = job.get("error") or {}
+            job = self.rest.redact(job)  # the job's message is the array's text: it may echo credentials
+            error = job.get("error") if isinstance(job.get("error"), dict) else {}
             message = error.get("message") or job.get("message") or job.get("state")
             code = error.get("code") or (str(job["code"]) if job.get("code") else None)
             raise HttpError(f"{what} failed on {self.label}: {message}" + (f" (code {code})" if code else ""),
@@ -270,6 +290,33 @@ class OntapClient:
             if record.get("name") == snapshot:
                 return int((record.get("delta") or {}).get("size_consumed") or 0)
         return None
+
+
+def measure_source_writes(src: OntapClient, facts: list[dict[str, t.Any]]) -> list[str]:
+    """Set ``source_written_bytes`` on every broken-off relationship: the bytes written to its source since
+    the snapshot its destination exports, which the destination does not hold (None when the source volume
+    or that snapshot cannot be read). A break made by a planned failover after its final transfer leaves 0;
+    one made by hand before the source was written leaves more. Returns warnings."""
+    broken = [f for f in facts if f.get("state") == "broken_off" and f.get("source_path")]
+    for item in broken:
+        item["source_written_bytes"] = None
+    if not broken:
+        return []
+    try:
+        volumes = src.volumes({f["source_path"] for f in broken}, "uuid,name,svm.name")
+    except ReplicationError as exc:
+        return [f"the source cluster could not be read, so what was written to the sources of broken-off "
+                f"relationships is not known: {exc}"]
+    warnings = []
+    for item in broken:
+        volume = volumes.get(item["source_path"])
+        if volume is None or not item.get("exported_snapshot"):
+            continue
+        try:
+            item["source_written_bytes"] = src.discarded_bytes(volume["uuid"], item["exported_snapshot"])
+        except ReplicationError as exc:
+            warnings.append(f"{item['source_path']}: {exc}")
+    return warnings
 
 
 def newest_common_snapshot(a: list[dict[str, t.Any]], b: list[dict[str, t.Any]]) -> str | None:

@@ -22,16 +22,30 @@ import time
 import typing as t
 
 from ._common import ReplicationError
-from ._engine import Action, Driver, Handler, Step, Steps, guard
+from ._engine import Action, Course, Driver, Handler, Step, Steps, guard
 from ._rest import HttpError, UnansweredWriteError
 from ._shadowimage_plan import (TRANSIENT, Key, check_create, check_device_groups, describe, desired_state,
                                 diff_view, group_view, is_create, item_key, item_name, listing, needs_history,
                                 overwritten_ldevs, plan as plan_pair, plan_group, predict)
 from ._vsp import (ALIVE_TIME, VspClient, group_id, id_of, job_operations, ldev_defined, ldev_size, pair_facts,
                    pair_history, record_group_id, split_id)
+from ._waiting import ControllerGone
 
 GRACE_SECONDS = 10.0
 RERUN = "Rerun the task: it reads the pair's status and continues from there (the array carries on copying)"
+
+
+class PairWait(t.NamedTuple):
+    """What a wait for a pair status (of a pair, or of every pair of a group) expects: ``target`` statuses end
+    it, ``intermediate`` ones are on the way, and the statuses the change was ``issued_from`` may still show for
+    ``GRACE_SECONDS`` after ``started``."""
+
+    action: Action
+    what: str
+    target: set[str]
+    intermediate: set[str]
+    issued_from: set[str]
+    started: float
 
 
 @dataclasses.dataclass
@@ -356,6 +370,8 @@ class ShadowImageDriver(Driver):
                                  f"deleting the unused S-VOL LDEV {ldev_id} of {step.name}")
             step.record["actions"].append("delete_svol")
             step.record["svol"]["deleted"] = True
+        except ControllerGone:
+            raise
         except ReplicationError as exc:
             step.record["svol"]["delete_error"] = str(exc)
 
@@ -493,36 +509,46 @@ class ShadowImageDriver(Driver):
     # waits ---------------------------------------------------------------------------------------
     def _wait(self, step: Step, what: str, target: set[str], intermediate: set[str]) -> Steps:
         """Wait until the pair (every pair of the group) is in ``target``; ``intermediate`` statuses are
-        expected on the way, any other fails at once with the status the array reports."""
-        item = step.item
-        issued_from = step.vars.pop("issued_from", set())
-        started = time.monotonic()
+        expected on the way, any other ends the wait at once (``course``)."""
+        step.vars["wait"] = PairWait(step.action, what, target, intermediate, step.vars.pop("issued_from", set()),
+                                     time.monotonic())
 
-        def one(facts: t.Any, label: str) -> bool | str:
-            if facts is None:
-                return f"pair {label} disappeared while waiting for it to become {what}"
-            if facts["state"] in target:
-                return True
-            if facts["state"] in intermediate:
-                return False
-            if facts["state"] in issued_from and time.monotonic() - started < GRACE_SECONDS:
-                return False  # the array accepted the change; its status may show it a moment later
-            return (f"pair {label} is {facts.get('pvol_status')}/{facts.get('svol_status')} ({facts['state']}) "
-                    f"while waiting for it to become {what}{_why(facts, what)}")
-
-        def check(value: t.Any) -> bool | str:
+        def check(value: t.Any) -> bool:
             step.facts = value
-            if not item.get("pair_name"):
-                if not value:
-                    return f"copy group {step.name} has no pairs any more while waiting for them to become {what}"
-                verdicts = [one(p, f"{item['copy_group']}/{p['pair_name']}") for p in value]
-                failures = [v for v in verdicts if isinstance(v, str)]
-                if failures:
-                    return "; ".join(failures[:5]) + (f" (and {len(failures) - 5} more)" if len(failures) > 5 else "")
-                return all(v is True for v in verdicts)
-            return one(value, step.name)
+            pairs = value if isinstance(value, list) else [value]
+            return bool(pairs) and all(p is not None and p["state"] in target for p in pairs)
 
         yield from step.wait(check, f"become {what}")
+
+    def course(self, step: Step, facts: t.Any) -> Course:
+        """A pair (a pair of the group) in a status that neither is the wait's target nor leads to it (PSUE while
+        waiting for PAIR, PSUS while waiting for PAIR after a resync, gone) cannot reach the target any more."""
+        wait = step.vars.get("wait")
+        if not isinstance(wait, PairWait) or wait.action is not step.action:
+            return None
+        item = step.item
+        if not item.get("pair_name"):
+            if not facts:
+                return f"copy group {step.name} has no pairs any more while waiting for them to become {wait.what}"
+            failures = [f for f in (self._stuck(wait, p, f"{item['copy_group']}/{p['pair_name']}") for p in facts)
+                        if f is not None]
+            if failures:
+                return "; ".join(failures[:5]) + (f" (and {len(failures) - 5} more)" if len(failures) > 5 else "")
+            return None
+        return self._stuck(wait, facts, step.name)
+
+    @staticmethod
+    def _stuck(wait: PairWait, facts: t.Any, label: str) -> str | None:
+        """Why one pair cannot reach the wait's target from its status, or None."""
+        if facts is None:
+            return f"pair {label} disappeared while waiting for it to become {wait.what}"
+        state = facts["state"]
+        if state in wait.target or state in wait.intermediate:
+            return None
+        if state in wait.issued_from and time.monotonic() - wait.started < GRACE_SECONDS:
+            return None  # the array accepted the change; its status may show it a moment later
+        return (f"pair {label} is {facts.get('pvol_status')}/{facts.get('svol_status')} ({state}) "
+                f"while waiting for it to become {wait.what}{_why(facts, wait.what)}")
 
     def _intermediate(self, step: Step) -> set[str]:
         operation = step.vars.get("last_op")

@@ -271,6 +271,8 @@ def _restore_plan(name: str, desired: str, current: dict[str, t.Any], history: l
         return ["restore", "wait_paired"] + tail
     if state == "restoring":
         return ["wait_paired"] + tail
+    if state == "copying" and desired == "split" and history[:2] == ["split", "restore"]:
+        return ["wait_settled"]  # the split after an earlier run's restore still copies: join it, then decide
     if state == "paired" and history[:1] == ["restore"]:
         return tail  # an earlier run restored it; nothing was done to it since
     raise ReplicationError(_not_split(name, current, history), pair=current,
@@ -314,6 +316,9 @@ def _group_steps(item: dict[str, t.Any], pairs: list[dict[str, t.Any]] | None,
     tail = ["split", "wait_split"] if desired == "split" else []
     states = {p["state"] for p in pairs}
     if item.get("restore"):
+        if states <= {"split", "copying"} and "copying" in states and desired == "split" and \
+                all(histories.get(p["pair_name"], [])[:2] == ["split", "restore"] for p in pairs):
+            return ["wait_settled"]  # an earlier run's restore and split: the split still copies, join it
         if states == {"split"}:
             if desired == "split" and all(histories.get(p["pair_name"], [])[:2] == ["split", "restore"] for p in pairs):
                 return []
@@ -485,7 +490,7 @@ def needs_history(item: dict[str, t.Any], current: t.Any) -> bool:
     if not item.get("restore") or item["state"] != "present" or not current:
         return False
     states = {p["state"] for p in current} if isinstance(current, list) else {current["state"]}
-    return "paired" in states or (states == {"split"} and desired_state(item) == "split")
+    return "paired" in states or (states <= {"split", "copying"} and desired_state(item) == "split")
 
 
 def is_create(item: dict[str, t.Any], current: t.Any) -> bool:

@@ -17,7 +17,7 @@ import os
 import threading
 import typing as t
 
-from ._common import ReplicationError, base_url, tls_verify
+from ._common import ReplicationError, base_url, credential_forms, redact, tls_verify
 from ._rest import UnansweredWriteError
 
 try:
@@ -273,6 +273,7 @@ class SmisClient:
                 raise ReplicationError(f"ca_path {verify} does not exist")
             self._tls["ca_certs"] = verify
         self._credentials = (params["username"], params["password"])
+        self._hidden = credential_forms(params["username"], params["password"])
 
     def _connection(self) -> t.Any:
         """This thread's connection: a WBEMConnection is not safe to share, so each bulk worker gets its own."""
@@ -284,11 +285,15 @@ class SmisClient:
             conn.session.trust_env = False
             # pywbem drops the body of an HTTP error; keep it, it is the provider's own message
             conn.session.hooks["response"].append(self._keep_error_body)
+            # credentials (and the request) stay with the configured endpoint: a redirect is an error
+            conn.session.max_redirects = 0
             self._local.conn = conn
         return conn
 
     def _keep_error_body(self, response: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-        if response.status_code >= 400 and response.status_code != 401:
+        if response.is_redirect:
+            self._local.redirect = (response.status_code, response.headers.get("Location"))
+        elif response.status_code >= 400 and response.status_code != 401:
             text = (response.text or "").strip()
             self._local.error_body = text[:300] if text and not text.startswith("<") else None
 
@@ -303,15 +308,22 @@ class SmisClient:
     def _send(self, what: str, write: bool, operation: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
         with self._lock:
             self.sent += 1
+        self._local.redirect = None
         try:
             return getattr(self._connection(), operation)(*args, **kwargs)
         except pywbem.Error as exc:
+            if self._local.redirect is not None:
+                status, location = self._local.redirect
+                raise ReplicationError(
+                    f"{self.url} answered HTTP {status}, a redirect to {location}, while {what}: redirects are not "
+                    "followed (the credentials stay with the configured endpoint); set hostname and port to the "
+                    "provider's own endpoint", http_status=status, location=location).hide(self._hidden) from None
             if write and _unanswered(exc):
                 raise UnansweredWriteError(
                     f"{what} sent to {self.url} got no answer ({_reason(exc)}); the provider may or may not have "
                     "applied it. Rerun the task: it reads the provider's state first and continues from there"
-                ) from None
-            raise self._error(what, exc) from None
+                ).hide(self._hidden) from None
+            raise self._error(what, exc).hide(self._hidden) from None
 
     def _error(self, what: str, exc: Exception) -> ReplicationError:
         text = str(exc)
@@ -470,12 +482,12 @@ class SmisClient:
 
     def job(self, path: t.Any) -> dict[str, t.Any] | None:
         inst = self.get_instance(path, "reading a job")
-        return job_facts(inst) if inst is not None else None
+        return redact(job_facts(inst), self._hidden) if inst is not None else None
 
     def jobs(self) -> dict[str, dict[str, t.Any]]:
         """Every job of the namespace by InstanceID (one request, for polling many at once)."""
         found = self.call("listing the jobs", "EnumerateInstances", "CIM_ConcreteJob")
-        facts = [job_facts(inst) for inst in found]
+        facts = [redact(job_facts(inst), self._hidden) for inst in found]
         return {str(f["instance_id"]): f for f in facts if f["instance_id"] is not None}
 
     def job_errors(self, path: t.Any) -> list[dict[str, t.Any]]:
@@ -491,9 +503,9 @@ class SmisClient:
                 continue
             value = out.get(key)
             errors = value if isinstance(value, list) else [value] if value is not None else []
-            return [{"message": e.get("Message"), "message_id": e.get("MessageID"),
-                     "owning_entity": e.get("OwningEntity"), "cim_status": _int(e.get("CIMStatusCode"))}
-                    for e in errors if hasattr(e, "get")]
+            return redact([{"message": e.get("Message"), "message_id": e.get("MessageID"),
+                            "owning_entity": e.get("OwningEntity"), "cim_status": _int(e.get("CIMStatusCode"))}
+                           for e in errors if hasattr(e, "get")], self._hidden)
         return []
 
     def describe_capabilities(self) -> dict[str, t.Any]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
 from ._bulk import Wait
 from ._common import ReplicationError
-from ._engine import Action, Driver, Handler, Step, Steps
+from ._engine import Action, Course, Driver, Handler, Step, Steps
 from ._smis import (MODE_VALUES, RC_JOB, RC_OK, SYNC_TYPE_VALUES, SmisClient, keys_of, rc_label, sync_facts,
                     uint16)
 from ._smis_ops import Answers, Missing, Op, Query, resolve
@@ -29,6 +30,18 @@ from ._smis_plan import (ACTION_OPS, RERUN, SNAPSHOT_SYNCED, WAIT_TARGETS, creat
                          diff_view, item_name, plan, predict)
 
 Pair = t.Tuple[str, str]
+#: seconds a pair may still show the unhealthy CopyState a change was issued from (its provider may update it late)
+GRACE_SECONDS = 10.0
+
+
+class StateWait(t.NamedTuple):
+    """What a wait for a CopyState expects: ``targets`` (None: any idle state), and from where it started."""
+
+    action: Action
+    targets: tuple[int, ...] | None
+    caught_up: bool
+    before: int | None
+    started: float
 
 
 @dataclasses.dataclass
@@ -408,9 +421,9 @@ class SmisDriver(Driver):
         verdict: bool | str = False
         if len(self.items) == 1:  # one pair: read it now; many: wait for the shared poll round
             facts = yield from step.call(self.read_pair, pair)
-            verdict = check(facts)
+            verdict = step.judge(check, facts)
         if isinstance(verdict, str):
-            raise ReplicationError(f"{step.name}: {verdict} while waiting for {action[5:]}", synchronization=facts)
+            raise ReplicationError(f"{step.name}: {verdict}", synchronization=facts)
         if verdict is not True:
             facts = yield from step.wait(check, f"be {action[5:].replace('_', ' ')}")
         step.facts = facts
@@ -428,23 +441,36 @@ class SmisDriver(Driver):
             targets = SNAPSHOT_SYNCED
         allow_gone = action in ("wait_idle", "wait_stopped") or step.item["state"] == "absent" or bool(
             step.vars.get("created") and sync_type == "clone")
-        before_cs = before.get("copy_state_value")
         caught_up = action == "wait_caught_up"
+        step.vars["wait"] = StateWait(step.action, targets, caught_up, before.get("copy_state_value"), time.monotonic())
 
         def check(facts: t.Any) -> bool | str:
             if facts is None:
-                return True if allow_gone else "the synchronization disappeared"
+                return True if allow_gone else f"the synchronization disappeared while waiting for {action[5:]}"
             if facts.get("transferring"):
                 return False
             if targets is None or facts.get("copy_state_value") in targets:
                 # caught up: Synchronized, no update in flight and every block on the target (PercentSynced 100)
                 return not caught_up or facts.get("progress") == 100
-            if caught_up:
-                return f"the synchronization is {facts.get('state')} ({facts.get('copy_state')})"
-            if not facts.get("healthy") and facts.get("copy_state_value") != before_cs:
-                return f"the synchronization is {facts.get('state')} ({facts.get('copy_state')})"
             return False
         return check
+
+    def course(self, step: Step, facts: t.Any) -> Course:
+        """A synchronization that stopped short of the target cannot reach it any more: waiting to catch up and
+        not Synchronized, or in an unhealthy CopyState (Broken, Aborted, ...) other than the one the step began
+        from, or still in that one once the provider had ``GRACE_SECONDS`` to show the change."""
+        wait = step.vars.get("wait")
+        if not isinstance(wait, StateWait) or wait.action is not step.action or not facts or \
+                facts.get("transferring"):
+            return None
+        state = facts.get("copy_state_value")
+        stuck = wait.caught_up and state not in (wait.targets or ())
+        if not facts.get("healthy"):
+            stuck = stuck or state != wait.before or time.monotonic() - wait.started >= GRACE_SECONDS
+        if stuck:
+            return (f"the synchronization is {facts.get('state')} ({facts.get('copy_state')}) while waiting for it "
+                    f"to be {step.action.name[5:].replace('_', ' ')}")
+        return None
 
     # settle -------------------------------------------------------------------------------------
     def resettle(self, item: dict[str, t.Any], observed: Observation, facts: dict[str, t.Any] | None) -> Observation:

@@ -11,16 +11,17 @@ This is a private module: its API may change at any time.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import typing as t
 
 from ._common import ReplicationError
-from ._engine import Action, Driver, Handler, Step, Steps
+from ._engine import Action, Course, Driver, Handler, Passed, Step, Steps
 from ._ontap import CODE_NOT_FOUND, CODE_PEER_UNREACHABLE, OntapClient, active_state, relationship_facts
 from ._rest import HttpError, UnreachableError
 from ._snapmirror_plan import (RERUN, VOLUME_FIELDS, Observed, describe, diff_view, plan_observed, predict)
 from ._snapmirror_read import SnapMirrorReader
-from ._waiting import WaitTimeout
+from ._waiting import WaitTimeout, stop_if_controller_gone
 
 CODE_RELATIONSHIP_EXISTS = "6619637"
 Facts = t.Optional[t.Dict[str, t.Any]]
@@ -238,6 +239,7 @@ class SnapMirrorDriver(Driver):
         else:
             why = f"source cluster {source} found unreachable by an earlier break of this run: " \
                   f"{self.unreachable_sources[source]}"
+        stop_if_controller_gone()  # a second request of the same step: not after the controller ended
         self._patch(self.dst, uuid, {"state": "broken_off"}, {"force": "true"})
         return why
 
@@ -333,6 +335,50 @@ class SnapMirrorDriver(Driver):
 
         yield from step.wait(done, "the update transfer to finish")
 
+    # the state machine ----------------------------------------------------------------------------------
+    def course(self, step: Step, facts: t.Any) -> Course:
+        """A wait for paused that finds the relationship broken off ends at once: past the target when the item
+        declares broken_off (the rest is planned again: no second break), else it cannot become paused any more.
+        A wait for the active state or for an update transfer fails at once when the transfer was aborted or
+        the relationship was quiesced or broken off meanwhile; one for paused or broken_off when it is gone."""
+        wait = step.action.name
+        if wait not in ("wait_active", "wait_paused", "wait_broken_off", "wait_transfer"):
+            return None
+        if facts is None:
+            # a relationship just created may not be listed yet; one waited for after a change is gone
+            return None if wait == "wait_active" else f"the relationship disappeared while waiting for {wait[5:]}"
+        if facts.get("transferring"):
+            return None
+        state = facts.get("state")
+        desired = step.item.get("relationship_state") or "snapmirrored"
+        if wait == "wait_paused" and state == "broken_off":
+            if desired == "broken_off":
+                return Passed("broken_off")
+            return (f"{step.name} is broken_off while waiting for it to become paused: someone else broke it off. "
+                    "It becomes paused again only through a resync, which this run does not start on its own; a "
+                    "rerun plans one (refused if it would discard writes on the destination)")
+        if wait not in ("wait_active", "wait_transfer"):
+            return None
+        issued = self._issued(step) or {}
+        aborted = _new_end(facts, issued, ("aborted", "hard_aborted"))
+        if aborted:
+            return (f"the {aborted} transfer of {step.name} was aborted while waiting for it (by someone else); the "
+                    f"relationship is {state}. A rerun reads its state and continues from there")
+        moved = state in ("paused", "broken_off") and state != issued.get("state")
+        if moved and (wait == "wait_active" or facts.get("exported_snapshot") == issued.get("exported_snapshot")):
+            target = "the update transfer to finish" if wait == "wait_transfer" else \
+                step.action.args.get("state") or "the active state"
+            return (f"{step.name} is {state} while waiting for {target}: someone else "
+                    f"{'quiesced' if state == 'paused' else 'broke it off'} meanwhile. A rerun reads its state and "
+                    "continues from there")
+        return None
+
+    def settled(self, step: Step) -> Observed:
+        """The relationship as a joined transfer left it, or past a wait's target: the rest is planned from it
+        (what a guard measured before is not reused: a resync planned now is refused unless allow_data_loss)."""
+        observed = step.observed if isinstance(step.observed, Observed) else Observed()
+        return dataclasses.replace(observed, current=step.facts, guard=None)
+
     # helpers ----------------------------------------------------------------------------------------------
     def _patch(self, client: OntapClient, uuid: str, body: dict[str, t.Any],
                params: dict[str, t.Any] | None = None) -> t.Any:
@@ -359,12 +405,20 @@ def _state(wanted: str) -> t.Callable[[t.Any], bool]:
     return lambda facts: bool(facts) and facts.get("state") == wanted
 
 
-def _new_failure(facts: dict[str, t.Any], issued: Facts) -> str | None:
+def _new_end(facts: dict[str, t.Any], issued: Facts, states: tuple[str, ...]) -> str | None:
+    """The type of the transfer that ended in one of ``states`` since ``issued`` (an older end is not new)."""
     transfer = facts.get("transfer") or {}
-    if transfer.get("state") != "failed":
+    if transfer.get("state") not in states:
         return None
     before = (issued or {}).get("transfer") or {}
-    if before.get("state") == "failed" and before.get("end_time") == transfer.get("end_time"):
+    if before.get("state") == transfer.get("state") and before.get("end_time") == transfer.get("end_time"):
+        return None
+    return str(transfer.get("type") or "running")
+
+
+def _new_failure(facts: dict[str, t.Any], issued: Facts) -> str | None:
+    transfer = facts.get("transfer") or {}
+    if _new_end(facts, issued, ("failed",)) is None:
         return None
     reasons = "; ".join(f"{r.get('message')} (code {r.get('code')})" for r in facts.get("unhealthy_reasons") or [])
     return f"the {transfer.get('type') or ''} transfer failed: {reasons or 'no reason given'}"

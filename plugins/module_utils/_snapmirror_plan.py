@@ -166,6 +166,7 @@ class _Course:
         self.destination_volume = destination_volume
         self.source_volume = source_volume
         self.fresh = False  # a transfer of this run already brings the destination up to date
+        self.transferring = False  # a transfer runs now (a rerun joins it instead of starting another)
         self.state = "uninitialized"
         self.lag: int | None = 0
         self.active = "snapmirrored"
@@ -204,6 +205,7 @@ class _Course:
                 f"{item['source_path']}: delete it (state: absent) to replicate it from another source")
         self.active = active_state(current.get("policy_type") or policy_type)
         self.state = current["state"]
+        self.transferring = bool(current.get("transferring"))
         self.lag = current.get("lag_seconds")
         body = _modify_body(item, current)
         if body:
@@ -231,9 +233,18 @@ class _Course:
         max_lag = self.item.get("max_lag")
         return bool(self.item.get("update")) or (max_lag is not None and self.lag is not None and self.lag > max_lag)
 
+    def join(self, wait: str) -> None:
+        """Wait for the transfer that runs now (started by an earlier run, a schedule or someone else) instead
+        of starting another, which ONTAP refuses while one runs; the rest is planned again once it ended."""
+        self.actions.append(Action(wait, {"state": self.active, "replan": True}))
+        self.transferring = False
+
     def reach_active(self) -> None:
         body = {"state": self.active}
-        if self.state == "uninitialized":
+        if self.transferring and self.state in ("uninitialized", "broken_off", "out_of_sync", "synchronizing"):
+            # a baseline or resync that runs now leads to the active state: join it
+            self.join("wait_active")
+        elif self.state == "uninitialized":
             self.actions += self.grow + [Action("initialize", {"body": body}), self._wait_active()]
             self.fresh = True
         elif self.state == "paused":
@@ -248,6 +259,9 @@ class _Course:
 
     def final_update(self) -> None:
         if self.active == "snapmirrored" and self.state == self.active and self.wants_update() and not self.fresh:
+            if self.transferring:
+                self.join("wait_idle")  # a transfer that runs now is waited for; whether another follows is
+                # decided once it ended (update: always; max_lag: when the lag still exceeds it)
             self.actions += self.grow + [Action("update"), Action("wait_transfer")]
 
     def quiesce(self) -> None:

@@ -20,8 +20,8 @@ import threading
 import typing as t
 from urllib.parse import quote, unquote, urlsplit
 
-from ._common import ReplicationError, base_url, connection_options, nonempty_env_fallback, tls_verify
-from ._rest import HttpError, RestClient
+from ._common import ReplicationError, base_url, connection_options, credential_forms, nonempty_env_fallback, tls_verify
+from ._rest import HttpError, RestClient, excerpt
 from ._waiting import poll_until
 
 OBJECTS = "/ConfigurationManager/v1/objects"
@@ -52,10 +52,19 @@ def vsp_error(status: int, body: t.Any) -> tuple[str, str | None]:
     if isinstance(body, dict) and (body.get("messageId") or body.get("message")):
         return error_text(body), body.get("messageId")
     if isinstance(body, str) and body.strip():
-        text = re.sub(r"<[^>]+>", " ", body)
-        text = re.sub(r"\s+", " ", text).strip()
-        return (text[:300] or f"HTTP {status}"), None
+        return excerpt(body, 300) or f"HTTP {status}", None
     return f"HTTP {status}", None
+
+
+def data_of(body: t.Any, what: str) -> list[dict[str, t.Any]]:
+    """The ``data`` list of a list answer (``[]`` for an empty answer); ReplicationError when it is not a list
+    of objects."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ReplicationError(f"the answer to {what} has no list of objects under 'data'")
+    return data
 
 
 def error_text(error: dict[str, t.Any]) -> str:
@@ -76,7 +85,7 @@ class VspJobError(HttpError):
     """A job that ended ``Failed``: the error object of the job is the array's answer."""
 
     def __init__(self, msg: str, job: dict[str, t.Any]) -> None:
-        error = job.get("error") or {}
+        error = job.get("error") if isinstance(job.get("error"), dict) else {}
         super().__init__(msg, None, error.get("messageId"), error_text(error) if error else None, job)
         self.job = job
         self.details["job_id"] = job.get("jobId")
@@ -267,7 +276,8 @@ class VspClient:
         self.label = f"{short} at {netloc}"
         self.timeout = float(params.get("timeout") or 60)
         self.rest = RestClient(self.origin, verify=tls_verify(params), timeout=self.timeout, error_reader=vsp_error,
-                               pool_size=pool_size, label=short)
+                               pool_size=pool_size, label=short,
+                               secrets=credential_forms(params["username"], params["password"]))
         user_pass = f"{params['username']}:{params['password']}".encode()
         self._basic = "Basic " + base64.b64encode(user_pass).decode()
         self._lock = threading.Lock()
@@ -302,14 +312,15 @@ class VspClient:
             if not isinstance(body, dict) or not body.get("token"):
                 raise ReplicationError(f"{self.label} opened no session: the reply had no token")
             self._token = str(body["token"])
+            self.rest.hide(self._token)  # an error body that echoes the request headers shows it
             self._session_id = body.get("sessionId")
             self.sessions_opened += 1
             return self._token
 
     def _served(self) -> str:
         try:
-            data = self.rest.get(OBJECTS + "/storages") or {}
-            return ", ".join(f"{s.get('storageDeviceId')} ({s.get('model')})" for s in data.get("data") or []) or "none"
+            data = data_of(self.rest.get(OBJECTS + "/storages"), f"the storage system list of the REST server at {self.origin}")
+            return ", ".join(f"{s.get('storageDeviceId')} ({s.get('model')})" for s in data) or "none"
         except ReplicationError as exc:
             return f"(could not list them: {exc})"
 
@@ -364,7 +375,8 @@ class VspClient:
         if job.get("status") != "Completed":
             job = self.wait_job(job["jobId"], what)
         if job.get("state") == "Failed":
-            error = job.get("error") or {}
+            job = self.rest.redact(job)  # the job's error is the array's text: it may echo credentials
+            error = job.get("error") if isinstance(job.get("error"), dict) else {}
             raise VspJobError(f"{what} failed on {self.label}: {error_text(error) if error else 'the job failed'}"
                               + (f" (code {error.get('messageId')})" if error.get("messageId") else "")
                               + f" [job {job.get('jobId')}]", job)
@@ -385,12 +397,11 @@ class VspClient:
                           rerun="The job may still complete; rerun the task to continue from the pair's state")
 
     def jobs(self, count: int = JOB_HISTORY_COUNT) -> list[dict[str, t.Any]]:
-        return list((self.request("GET", self.path("jobs") + f"?count={int(count)}", expect=(200,))[1] or {})
-                    .get("data") or [])
+        return data_of(self.get(self.path("jobs") + f"?count={int(count)}"), f"the job list of {self.label}")
 
     # reads ----------------------------------------------------------------------------------------------
     def copy_groups(self) -> list[dict[str, t.Any]]:
-        return list((self.get(self.path("local-clone-copygroups")) or {}).get("data") or [])
+        return data_of(self.get(self.path("local-clone-copygroups")), f"the copy group list of {self.label}")
 
     def pairs(self, copy_group_id: str, refresh: bool = False) -> list[dict[str, t.Any]]:
         """The pairs of one copy group (the list needs the group id; an unknown group has none)."""
@@ -403,7 +414,7 @@ class VspClient:
             if exc.status == 404:
                 return []
             raise
-        return list((data or {}).get("data") or [])
+        return data_of(data, f"the pair list of copy group {copy_group_id} on {self.label}")
 
     def find_group(self, name: str, hint: str, refresh: bool = False,
                    catalog: t.Callable[[], list[dict[str, t.Any]]] | None = None) -> tuple[str | None, list[dict[str, t.Any]]]:
@@ -439,8 +450,8 @@ class VspClient:
                     out[ldev_id] = self.ldev(ldev_id)
                 continue
             query = f"?ldevOption=defined&headLdevId={run[0]}&count={run[-1] - run[0] + 1}"
-            data = self.get(self.path("ldevs") + query) or {}
-            listed = {int(r["ldevId"]): r for r in data.get("data") or [] if r.get("ldevId") is not None}
+            data = data_of(self.get(self.path("ldevs") + query), f"the LDEV list of {self.label}")
+            listed = {int(r["ldevId"]): r for r in data if r.get("ldevId") is not None}
             for ldev_id in run:
                 out[ldev_id] = listed.get(ldev_id) or {"ldevId": ldev_id, "emulationType": "NOT DEFINED"}
         return out

@@ -25,6 +25,7 @@ author:
   - storage.replication maintainers (@storage-replication)
 extends_documentation_fragment:
   - storage.replication.ontap
+  - storage.replication.ontap.source_cluster
   - storage.replication.wait
   - storage.replication.bulk
   - storage.replication.attributes
@@ -170,37 +171,6 @@ options:
         newest common snapshot; see O(allow_data_loss).
     type: bool
     default: false
-  source_cluster:
-    description:
-      - Connection to the cluster of the source volume.
-    type: dict
-    suboptions:
-      hostname:
-        description: Host, C(host:port) or C(https://host:port) URL of the source cluster.
-        type: str
-        required: true
-      username:
-        description: User name on the source cluster.
-        type: str
-        required: true
-      password:
-        description: Password on the source cluster.
-        type: str
-        required: true
-      validate_certs:
-        description: Verify the source cluster's TLS certificate.
-        type: bool
-        default: true
-      ca_path:
-        description: CA file for the source cluster's certificate.
-        type: path
-      port:
-        description: Port of the source cluster's REST API.
-        type: int
-      timeout:
-        description: Seconds to wait for one HTTP answer.
-        type: int
-        default: 60
   relationships:
     description:
       - Many relationships in one run. Each item takes the per-relationship options; what an item does not

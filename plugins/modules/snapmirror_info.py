@@ -19,6 +19,7 @@ author:
   - storage.replication maintainers (@storage-replication)
 extends_documentation_fragment:
   - storage.replication.ontap
+  - storage.replication.ontap.source_cluster
   - storage.replication.attributes
   - storage.replication.ontap.actiongroup
   - storage.replication.attributes.info_module
@@ -49,6 +50,12 @@ options:
     description:
       - An RPO in seconds. Each relationship gets C(over_rpo), and C(summary.over_rpo) counts them.
     type: int
+  source_cluster:
+    description:
+      - With it, every broken-off relationship gets C(source_written_bytes), the bytes written to its source
+        since the snapshot its destination exports (what the destination misses). A planned failover reads
+        it to tell a relationship it broke itself after a final transfer (0) from one broken by hand before
+        the source was written, which it brings in sync first.
   query:
     description:
       - A JMESPath expression applied to the list of relationships. When it gives a list, that list is
@@ -146,6 +153,10 @@ relationships:
     policy_type:
       description: C(async) or C(sync).
       type: str
+    source_written_bytes:
+      description: Bytes written to the source since the snapshot the destination exports (null when that
+        cannot be read). Only for broken-off relationships and only with O(source_cluster).
+      type: int
 volumes:
   description: The volumes of the SVM named by O(list_volumes), each with C(name), C(path) (C(<svm>:<volume>)),
     C(type) (C(rw), C(dp)), C(state), C(size) in bytes, C(junction_path) and C(aggregates).
@@ -168,10 +179,11 @@ requests_sent:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.storage.replication.plugins.module_utils._common import ReplicationError, connection_options
+from ansible_collections.storage.replication.plugins.module_utils._common import (
+    ReplicationError, connection_options, nested_connection_options)
 from ansible_collections.storage.replication.plugins.module_utils._info import apply_query, HAS_JMESPATH
 from ansible_collections.storage.replication.plugins.module_utils._ontap import (
-    REL_FIELDS, OntapClient, relationship_facts)
+    REL_FIELDS, OntapClient, measure_source_writes, relationship_facts)
 from ansible_collections.storage.replication.plugins.module_utils._rest import HAS_REQUESTS
 
 
@@ -184,6 +196,7 @@ def main() -> None:
         "list_volumes": {"type": "str"},
         "max_lag": {"type": "int"},
         "query": {"type": "str"},
+        "source_cluster": {"type": "dict", "options": nested_connection_options("ONTAP")},
     })
     module = AnsibleModule(spec, supports_check_mode=True)
     if not HAS_REQUESTS:
@@ -192,6 +205,8 @@ def main() -> None:
     if params["query"] and not HAS_JMESPATH:
         module.fail_json(msg=missing_required_lib("jmespath"))
     client = None
+    warnings: list[str] = []
+    sent = 0
     try:
         client = OntapClient(params, "cluster")
         if params["destination_paths"]:
@@ -206,6 +221,10 @@ def main() -> None:
                 query["source.svm.name"] = params["source_svm"]
             records = client.records("/snapmirror/relationships", query)
         facts = [relationship_facts(r) for r in records]
+        if params["source_cluster"]:
+            source = OntapClient(params["source_cluster"], "source cluster")
+            warnings += measure_source_writes(source, facts)
+            sent += source.rest.sent
         facts.sort(key=lambda f: f.get("destination_path") or "")
         summary = summarize_relationships(facts, params["max_lag"])
         out = apply_query(facts, params["query"], "relationships")
@@ -214,7 +233,9 @@ def main() -> None:
                 "svm.name": params["list_volumes"], "fields": "name,svm.name,type,state,size,nas.path,aggregates.name"})]
     except ReplicationError as exc:
         module.fail_json(msg=str(exc), requests_sent=client.rest.sent if client else 0, **exc.details)
-    module.exit_json(changed=False, summary=summary, requests_sent=client.rest.sent, **out)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(changed=False, summary=summary, requests_sent=client.rest.sent + sent, **out)
 
 
 def volume_facts(record: dict) -> dict:

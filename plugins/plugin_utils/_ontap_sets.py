@@ -99,6 +99,12 @@ class OntapSets(VendorSets):
             item.setdefault("junction_path", "/" + item["source_path"].split(":", 1)[1])
         return items
 
+    def cut_over_whole(self, facts: Item) -> bool:
+        """A broken-off relationship whose source has not been written since the snapshot its destination
+        exports (``source_written_bytes`` from ``snapmirror_info`` with ``source_cluster``; unknown counts
+        as whole, as before the source could be read)."""
+        return not facts.get("source_written_bytes")
+
     def item_name(self, item: Item) -> str:
         return str(item.get("destination_path"))
 

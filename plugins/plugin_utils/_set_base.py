@@ -142,6 +142,12 @@ class VendorSets:
         """The state a failover of the set leaves its items in (a SnapMirror break's by default)."""
         return "broken_off"
 
+    def cut_over_whole(self, facts: Item) -> bool:
+        """Whether an item in its cutover state holds all of its source's data: failed over by a run that
+        caught it up first, not broken or split by hand before the source was written. A planned failover
+        catches up the items this denies, so a rerun skips only what is really done."""
+        return True
+
     def failover_waves(self, entry: dict[str, t.Any]) -> list[list[Item]]:
         """The module items of each failover step of a plan entry, fencing order first.
 
@@ -154,20 +160,24 @@ class VendorSets:
         """How reports name an item."""
         return str(item.get("item"))
 
+    def module_item_name(self, item: Item) -> str:
+        """How reports name an item given as the vendor's module takes it (without the roles' keys)."""
+        return self.item_name(item)
+
     def missing_msg(self, item: Item, target: str) -> str:
         """Why a failover reports an item without a replica on its target."""
         return f"no replica of this volume on {target}"
 
     def final_msg(self, phase: str) -> str:
-        """What the failback report says of an item that ended in ``phase``."""
-        return "" if phase == "home" else f"not home yet: {phase}"
+        """What the failback report says of an item that came home (``phase`` is ``home``)."""
+        return ""
 
     def report_entries(self, entries: list[Item]) -> list[Item]:
         """The entries of a bulk module result, one per report row (a group result may stand for several)."""
         return entries
 
-    def adjust_row(self, row: dict[str, t.Any], step: str) -> dict[str, t.Any]:
-        """A report row with what the vendor knows beyond the module's facts."""
+    def adjust_row(self, row: dict[str, t.Any], step: str, facts: Item) -> dict[str, t.Any]:
+        """A report row with what the vendor knows beyond the row's facts (``facts``: the module's, whole)."""
         return row
 
     def lab_volume_pairs(self, rset: dict[str, t.Any]) -> list[tuple[str, str, str]]:

@@ -91,6 +91,21 @@ def connections(sets: list[dict[str, t.Any]], hostvars: t.Mapping[str, t.Any] | 
     return out
 
 
+def public_sets(sets: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The sets with every array given as a connection dict replaced by its name, so that loops and facts
+    over them never carry a password (the connections come from ``connections``, kept out of the logs)."""
+    out = []
+    for rset in sets or []:
+        clean = dict(rset)
+        for key in ("source", "target"):
+            if isinstance(clean.get(key), dict):
+                clean[key] = array_name(clean[key])
+        if isinstance(clean.get("targets"), list):
+            clean["targets"] = [array_name(ref) if isinstance(ref, dict) else ref for ref in clean["targets"]]
+        out.append(clean)
+    return out
+
+
 def array_names(refs: t.Any) -> t.Any:
     """The name of an array reference, or the names of a list of them."""
     return [array_name(r) for r in refs] if isinstance(refs, list) else array_name(refs)
@@ -190,19 +205,18 @@ def catch_up_items(entry: dict[str, t.Any]) -> list[Item]:
     """The module items a planned failover brings in sync before it cuts anything over.
 
     Every item with a replica on the target whose state is not its vendor's in-sync state, whatever an
-    operator left it in (paused, quiesced, fractured, split, broken off, still copying). A set whose
-    items all stand in the state its failover leaves (``cutover_state_of``) was failed over already:
-    nothing to catch up, so a rerun changes nothing. When only some do (a run stopped mid-way, or an
-    item broken off by hand), those are brought back in sync too; the vendor's module does that only
-    when it overwrites nothing (its data-loss guard), else the set is refused.
+    operator left it in (paused, quiesced, fractured, split, broken off, still copying), except an item
+    in the state its failover leaves (``cutover_state_of``) that holds all of its source's data
+    (``cut_over_whole``): that one an earlier run failed over, so a rerun does not repeat it. An item
+    broken off or split by hand before its source was written is brought back in sync; the vendor's
+    module does that only when it overwrites nothing (its data-loss guard), else the set is refused.
     """
     rset = entry.get("set") or {}
     sets = vendor_of(rset).sets
-    present = [i for i in entry.get("items") or [] if i.get("facts")]
     cut = sets.cutover_state_of(rset)
-    if present and all(i["facts"].get("state") == cut for i in present):
-        return []
-    late = [i for i in present if i["facts"].get("state") not in sets.in_sync_states]
+    late = [i for i in entry.get("items") or [] if i.get("facts")
+            and i["facts"].get("state") not in sets.in_sync_states
+            and not (i["facts"].get("state") == cut and sets.cut_over_whole(i["facts"]))]
     return module_items(late, sets.cutover_drop)
 
 
@@ -280,16 +294,19 @@ def _failed_row(base: dict[str, t.Any], item: str, msg: str, facts: dict[str, t.
 
 
 def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any = None,
-                step: str = "") -> list[dict[str, t.Any]]:
-    """One report row per item of a bulk module result, the same shape for every vendor."""
+                step: str = "", expected: list[Item] | None = None) -> list[dict[str, t.Any]]:
+    """One report row per item of a bulk module result, the same shape for every vendor.
+
+    The rows say what the module did: a module that failed as a whole (an array unreachable, a login
+    refused, bad input) fails a row for every item it was given (the loop's list of module items, else
+    ``expected``), and a failover row whose item is not in the set's cutover state failed, whatever
+    the module's flag said.
+    """
     row_vendor = vendor_of(rset)
     base = _row_base(rset, target, step)
     entries = result.get(row_vendor.list_key)
     if not isinstance(entries, list):
-        row = dict(base, item=None, failed=bool(result.get("failed")), changed=bool(result.get("changed")),
-                   msg=result.get("msg", ""), actions=[], skipped=bool(result.get("skipped")))
-        row.update({k: None for k in ROW_FACTS})
-        return [row]
+        return _whole_result_rows(result, rset, base, expected)
     rows = []
     for entry in row_vendor.sets.report_entries(entries):
         facts = entry.get(row_vendor.object_key) or {}
@@ -299,12 +316,40 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
         row.update({"changed": bool(entry.get("changed")), "failed": bool(entry.get("failed")),
                     "skipped": bool(entry.get("skipped")), "actions": entry.get("actions") or [],
                     "msg": entry.get("msg") or entry.get("note") or ""})
-        row = row_vendor.sets.adjust_row(row, step)
+        row = row_vendor.sets.adjust_row(row, step, facts)
+        cut = row_vendor.sets.cutover_state_of(rset)
+        if step == "failover" and not row["failed"] and not row["skipped"] and row.get("state") != cut:
+            row.update(failed=True, msg=f"not failed over: the array reports {row.get('state')}, not {cut}"
+                       + (f" ({row['msg']})" if row["msg"] else ""))
         if step == "protect" and not row["failed"] and not row["changed"] and row.get("state") in FENCED:
             row["msg"] = (f"left {row['state']}: protecting it again would undo a failover "
                           "(backend_replication_resync_broken: true resyncs it)")
         rows.append(row)
     return rows
+
+
+def _whole_result_rows(result: dict[str, t.Any], rset: dict[str, t.Any], base: dict[str, t.Any],
+                       expected: list[Item] | None) -> list[dict[str, t.Any]]:
+    """Rows of a module result without a list of items: skipped, or failed for every item it was given."""
+    sets = vendor_of(rset).sets
+    failed = bool(result.get("failed")) or bool(result.get("unreachable"))
+    given = result.get(str(result.get("ansible_loop_var"))) if result.get("ansible_loop_var") else None
+    if not isinstance(given, list):
+        given = ((result.get("invocation") or {}).get("module_args") or {}).get(vendor_of(rset).list_key)
+    if isinstance(given, list) and given and all(isinstance(i, dict) for i in given):
+        names = [sets.module_item_name(i) for i in given]
+    elif expected:
+        names = [sets.item_name(i) for i in expected]
+    else:
+        names = [None]  # type: ignore[list-item]
+    msg = str(result.get("msg", ""))
+    if failed:
+        return [_failed_row(base, name, f"the module failed before it reported this item: {msg}", None)
+                for name in names]
+    row = dict(base, item=None, failed=False, changed=bool(result.get("changed")), msg=msg, actions=[],
+               skipped=bool(result.get("skipped")))
+    row.update({k: None for k in ROW_FACTS})
+    return [row]
 
 
 def missing_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any,
@@ -320,8 +365,15 @@ def failback_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any) -> 
     """A final report row per failback item: the phase it ended in (``home`` when it is)."""
     sets = vendor_of(rset).sets
     base = _row_base(rset, target, "final")
-    return [dict(base, item=sets.item_name(i), state=i.get("phase"), changed=False, actions=[], failed=False,
-                 msg=sets.final_msg(str(i.get("phase")))) for i in items_]
+    rows = []
+    for item in items_:
+        phase = str(item.get("phase"))
+        home = phase == "home"
+        rows.append(dict(base, item=sets.item_name(item), state=item.get("phase"), changed=False, actions=[],
+                         failed=not home, msg=sets.final_msg(phase) if home else
+                         f"not home yet: {phase} (the arrays' state after the failback); see the failed step above, "
+                         "then run the failback again: it goes on from where the item stands"))
+    return rows
 
 
 def report_summary(rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:

@@ -64,6 +64,9 @@ class SmisSets(VendorSets):
             item["phase"] = phase_of(item.get("facts"), FAILBACK_PHASES)
         return out
 
+    def module_item_name(self, item: Item) -> str:
+        return f"{item.get('source')} -> {item.get('target')}"
+
     def missing_msg(self, item: Item, target: str) -> str:
         return f"no synchronization of this volume on {target}"
 

@@ -75,8 +75,19 @@ class VspSets(VendorSets):
     def cutover_state_of(self, rset: dict[str, t.Any]) -> str:
         return "split"
 
+    def cut_over_whole(self, facts: Item) -> bool:
+        """A split pair whose volumes are identical (``copyProgressRate`` 100): nothing written on either side
+        since the split. ShadowImage does not say which side a difference was written on, so a split pair with
+        writes is caught up again, and its resync refuses (unknown bytes) without ``allow_data_loss``."""
+        return facts.get("progress") == 100
+
     def result_facts(self, facts: Item) -> Item:
         return _pair_facts(facts) or facts
+
+    def module_item_name(self, item: Item) -> str:
+        if item.get("pair_name") is None:
+            return str(item.get("copy_group"))
+        return f"{item.get('copy_group')}/{item.get('pair_name')}"
 
     def missing_msg(self, item: Item, target: str) -> str:
         return f"no ShadowImage pair for this P-VOL in copy group {item.get('copy_group')}"
@@ -100,11 +111,21 @@ class VspSets(VendorSets):
                 out.append(row)
         return out
 
-    def adjust_row(self, row: dict[str, t.Any], step: str) -> dict[str, t.Any]:
-        """A pair split now by a failover: a local pair in PAIR held the P-VOL's data up to the split."""
-        if step == "failover" and row.get("state") == "split" and row["changed"]:
+    def adjust_row(self, row: dict[str, t.Any], step: str, facts: Item) -> dict[str, t.Any]:
+        """A failover's split pair: with identical volumes (``copyProgressRate`` 100) the S-VOL holds the
+        P-VOL's data up to now, its recovery point; otherwise it holds an older point in time the array does
+        not date (split before this run, or its copy never completed), and the row fails saying so."""
+        if step != "failover" or row.get("state") != "split" or row["failed"]:
+            return row
+        if facts.get("progress") == 100:
             row["recovery_point"] = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
             row["lag_seconds"] = 0
+            return row
+        row.update(failed=True, msg=(
+            f"split, but its volumes differ ({facts.get('progress')}% identical): the S-VOL holds an older point "
+            "in time than the P-VOL, which the array does not date (split before this run, or its copy never "
+            "completed), so the P-VOL's later writes are not on it; the S-VOL is writable as it is. Resync the "
+            "pair first (shadowimage_pair pair_state: paired) to fail over with every write"))
         return row
 
     def lab_volume_pairs(self, rset: dict[str, t.Any]) -> list[tuple[str, str, str]]:

@@ -260,10 +260,12 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import secrets
 import typing as t
 import urllib.parse
 import zlib
+from xml.sax.saxutils import quoteattr, unescape
 
 from aiohttp import web
 
@@ -281,6 +283,8 @@ from .tpd import TpdEngine
 
 LOG = logging.getLogger("lab.smis")
 REALM = "storage.replication lab WBEM server"
+ERROR_DESCRIPTION = re.compile(r"""(<ERROR CODE="[0-9]+" DESCRIPTION=)("[^"]*"|'[^']*')""")
+XML_ENTITIES = {"&quot;": '"', "&apos;": "'", "&#10;": "\n", "&#13;": "\r", "&#9;": "\t"}
 PROFILES: dict[str, dict[str, t.Any]] = {
     "3par": {"namespace": "root/tpd", "prefix": "TPD_", "mof": ("cim.mof", "tpd.mof")},
     "generic": {"namespace": "root/cimv2", "prefix": "LAB_", "mof": ("cim.mof", "lab.mof")},
@@ -408,6 +412,17 @@ class SmisArray(ArrayBase):
 
     def fault_response(self, status: int) -> web.StreamResponse:
         return web.Response(status=status, text="Service temporarily unavailable (injected)")
+
+    def echo_request(self, response: web.StreamResponse, headers: str) -> None:
+        """CIM errors come in HTTP 200: their DESCRIPTION carries the request's headers; HTTP errors as text."""
+        body = getattr(response, "body", None)
+        if isinstance(body, (bytes, bytearray)) and b"<ERROR " in body:
+            def echoed(match: re.Match[str]) -> str:
+                said = unescape(match.group(2)[1:-1], XML_ENTITIES)
+                return match.group(1) + quoteattr(f"{said} (request headers: {headers})")
+            response.body = ERROR_DESCRIPTION.sub(echoed, bytes(body).decode("utf-8")).encode("utf-8")  # type: ignore[attr-defined]
+            return
+        super().echo_request(response, headers)
 
     # serving -------------------------------------------------------------------------------------
     async def _listen(self) -> None:

@@ -48,11 +48,11 @@ pairs are made through REST in each set's copy group, as setup.yml would make th
 Each test prints its cell table: ``pytest -s`` without ``-n``, or ``-rA`` with it (xdist keeps a worker's
 output until the summary); a failing test shows it as captured output.
 
-Run it with ``make conformance``; it joins ``make test`` once the two open failures are fixed (five of the nine
-tests fail today, and no cell loses a write without a refusal somewhere): a planned failover of a set whose
-items were all broken off or split by hand cuts over without catching up (``catch_up_items`` takes such a
-set for one failed over already), and a VSP unplanned failover reports pairs split before it (one with its
-initial copy cancelled) as failed over with no recovery point.
+Run it with ``make conformance`` (part of ``make test``). Two rules keep a rerun from repeating a step
+while a hand-made state is still caught up: an item in its cutover state counts as failed over only when it
+holds all of its source's data (ONTAP ``source_written_bytes`` 0, ShadowImage ``copyProgressRate`` 100), and
+a VSP unplanned failover reports a pair split before it with differing volumes as failed (its S-VOL holds an
+undated older point in time).
 """
 
 from __future__ import annotations

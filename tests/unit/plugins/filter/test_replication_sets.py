@@ -133,7 +133,33 @@ def test_report_rows_and_summary_are_vendor_neutral():
     assert summary["failed"] == 1 and summary["worst_lag_seconds"] == 3 and summary["targets"] == ["dr"]
     assert summary["failed_items"] == ["s/svm_b:v2_dr: boom"]
     whole = report_rows({"failed": True, "msg": "cannot reach"}, SET, "dr")
-    assert whole[0]["failed"] and whole[0]["msg"] == "cannot reach"
+    assert whole[0]["failed"] and whole[0]["msg"].endswith(": cannot reach")
+
+
+def test_a_module_that_failed_as_a_whole_fails_a_row_for_every_item_it_was_given():
+    # issue 14: with the DR cluster down, setup.yml reported "1 items on ontap-b: 0 changed, 0 failed"
+    given = [{"source_path": "svm_a:v1", "destination_path": "svm_b:v1_dr"},
+             {"source_path": "svm_a:v3", "destination_path": "svm_b:v3_dr"}]
+    looped = {"failed": True, "msg": "ONTAP cluster dr unreachable", "ansible_loop_var": "wave", "wave": given}
+    invoked = {"failed": True, "msg": "ONTAP cluster dr unreachable",
+               "invocation": {"module_args": {"relationships": given}}}
+    for result in (looped, invoked):
+        rows = report_rows(result, SET, "dr", "failover")
+        assert [(r["item"], r["failed"]) for r in rows] == [("svm_b:v1_dr", True), ("svm_b:v3_dr", True)]
+        assert all("unreachable" in r["msg"] for r in rows)
+    assert report_summary(report_rows(looped, SET, "dr", "failover"))["failed"] == 2
+    skipped = report_rows({"skipped": True, "changed": False}, SET, "dr", "failover")
+    assert [(r["failed"], r["skipped"]) for r in skipped] == [(False, True)]
+
+
+def test_a_failover_row_whose_item_did_not_reach_the_cutover_state_failed():
+    # issue 14: a failover whose break did not happen ended "0 changed, 0 failed"
+    result = {"relationships": [
+        {"destination_path": "svm_b:v1_dr", "changed": True, "relationship": {"state": "broken_off"}},
+        {"destination_path": "svm_b:v2_dr", "changed": False, "relationship": {"state": "snapmirrored"}}]}
+    rows = report_rows(result, SET, "dr", "failover")
+    assert [(r["item"], r["failed"]) for r in rows] == [("svm_b:v1_dr", False), ("svm_b:v2_dr", True)]
+    assert "reports snapmirrored, not broken_off" in rows[1]["msg"]
 
 
 def test_status_rows_flag_items_over_the_rpo_and_unprotected_ones():
@@ -192,8 +218,8 @@ VSP_SET = {"name": "pay", "vendor": "vsp", "source": "vsp", "target": "vsp", "ta
            "volumes": [256, 257, 258]}
 
 
-def pair(name, state="paired", group="pay"):
-    return {"copy_group": group, "pair_name": name, "state": state, "healthy": True}
+def pair(name, state="paired", group="pay", progress=100):
+    return {"copy_group": group, "pair_name": name, "state": state, "healthy": True, "progress": progress}
 
 
 @pytest.mark.parametrize("rset, pairs, expected", [
@@ -275,10 +301,11 @@ def test_missing_and_final_rows_say_what_each_vendor_lacks_or_did():
         "no ShadowImage pair for this P-VOL in copy group pay"] * 2
     forward = [rel("svm_a:v1", "svm_b:v1_dr", "broken_off"), rel("svm_a:v3", "svm_b:v3_dr")]
     final = failback_rows(failback_items(SET, forward, []), SET, "dr")
-    assert [(r["item"], r["state"], r["msg"], r["step"]) for r in final] == [
-        ("svm_b:v2_dr", "missing", "not home yet: missing", "final"),
-        ("svm_b:v1_dr", "failed_over", "not home yet: failed_over", "final"),
-        ("svm_b:v3_dr", "home", "", "final")]
+    assert [(r["item"], r["state"], r["msg"][:25], r["step"], r["failed"]) for r in final] == [
+        ("svm_b:v2_dr", "missing", "not home yet: missing (th", "final", True),
+        ("svm_b:v1_dr", "failed_over", "not home yet: failed_over", "final", True),
+        ("svm_b:v3_dr", "home", "", "final", False)]
     vsp_final = failback_rows(failback_items(VSP_SET, [pair("p256"), pair("p257", "split")]), VSP_SET, "vsp")
-    assert [r["state"] for r in vsp_final] == ["home", "failed_over", "missing"]
-    assert all(r["msg"].startswith("local pair: the restore") for r in vsp_final)
+    expected = [("home", False), ("failed_over", True), ("missing", True)]
+    assert [(r["state"], r["failed"]) for r in vsp_final] == expected
+    assert vsp_final[0]["msg"].startswith("local pair: the restore")

@@ -22,6 +22,7 @@ LAB_TOPOLOGY = {
                 {"name": "brk{n:02d}", "count": 20, "size": "64MiB", "data_blocks": 4},
                 {"name": "rec{n}", "count": 2, "size": "64MiB", "data_blocks": 4},
                 {"name": "grow1", "size": "64MiB", "data_blocks": 4},
+                {"name": "cut1", "size": "64MiB", "data_blocks": 4, "nas_path": "/cut1"},
             ]}],
             "peers": [{"cluster": "ontap-b", "svms": [["svm_a", "svm_b"]]}],
         },
@@ -396,3 +397,21 @@ def test_a_reverse_grows_the_old_source_when_the_dr_copy_outgrew_it(lab, run_mod
     assert reversed_["destination_grown_to"] == grown
     assert int(lab.volume("ontap-a", "svm_a:grow1")["size"]) == grown
     assert lab.digest("ontap-a", "svm_a:grow1") == lab.digest("ontap-b", "svm_b:grow1_dr")
+
+
+def test_snapmirror_info_measures_what_a_broken_off_destination_misses_of_its_source(lab, run_module, conn):
+    args = conn(source_path="svm_a:cut1", destination_path="svm_b:cut1_dr", create_destination={"enabled": True})
+    assert not run_module("snapmirror", args)["failed"]
+    assert not run_module("snapmirror", dict(args, relationship_state="broken_off"))["failed"]
+    info_args = dict(lab.connection("ontap-b"), destination_paths=["svm_b:cut1_dr"],
+                     source_cluster=lab.connection("ontap-a"))
+    clean = run_module("snapmirror_info", info_args)
+    assert clean["relationships"][0]["source_written_bytes"] == 0, clean
+    lab.write("ontap-a", "svm_a:cut1", 2)
+    written = run_module("snapmirror_info", info_args)
+    assert written["relationships"][0]["source_written_bytes"] == 131072
+    plain = run_module("snapmirror_info", dict(info_args, source_cluster=None))
+    assert "source_written_bytes" not in plain["relationships"][0]
+    down = run_module("snapmirror_info", dict(info_args, source_cluster=dict(lab.connection("ontap-a"), password="x")))
+    assert not down["failed"] and down["relationships"][0]["source_written_bytes"] is None
+    assert any("source cluster could not be read" in w for w in down.get("warnings", [])), down
