@@ -294,13 +294,13 @@ def _failed_row(base: dict[str, t.Any], item: str, msg: str, facts: dict[str, t.
 
 
 def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any = None,
-                step: str = "", expected: list[Item] | None = None) -> list[dict[str, t.Any]]:
+                step: str = "", expected: list[Item] | None = None, checking: bool = False) -> list[dict[str, t.Any]]:
     """One report row per item of a bulk module result, the same shape for every vendor.
 
     The rows say what the module did: a module that failed as a whole (an array unreachable, a login
     refused, bad input) fails a row for every item it was given (the loop's list of module items, else
     ``expected``), and a failover row whose item is not in the set's cutover state failed, whatever
-    the module's flag said.
+    the module's flag said (not in check mode, ``checking``, where the arrays keep their states).
     """
     row_vendor = vendor_of(rset)
     base = _row_base(rset, target, step)
@@ -318,7 +318,7 @@ def report_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any 
                     "msg": entry.get("msg") or entry.get("note") or ""})
         row = row_vendor.sets.adjust_row(row, step, facts)
         cut = row_vendor.sets.cutover_state_of(rset)
-        if step == "failover" and not row["failed"] and not row["skipped"] and row.get("state") != cut:
+        if step == "failover" and not checking and not row["failed"] and not row["skipped"] and row.get("state") != cut:
             row.update(failed=True, msg=f"not failed over: the array reports {row.get('state')}, not {cut}"
                        + (f" ({row['msg']})" if row["msg"] else ""))
         if step == "protect" and not row["failed"] and not row["changed"] and row.get("state") in FENCED:
@@ -361,7 +361,8 @@ def missing_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any,
             for item in items_ if not item.get("facts")]
 
 
-def failback_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any) -> list[dict[str, t.Any]]:
+def failback_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any,
+                  checking: bool = False) -> list[dict[str, t.Any]]:
     """A final report row per failback item: the phase it ended in (``home`` when it is)."""
     sets = vendor_of(rset).sets
     base = _row_base(rset, target, "final")
@@ -370,9 +371,10 @@ def failback_rows(items_: list[Item], rset: dict[str, t.Any], target: t.Any) -> 
         phase = str(item.get("phase"))
         home = phase == "home"
         rows.append(dict(base, item=sets.item_name(item), state=item.get("phase"), changed=False, actions=[],
-                         failed=not home, msg=sets.final_msg(phase) if home else
-                         f"not home yet: {phase} (the arrays' state after the failback); see the failed step above, "
-                         "then run the failback again: it goes on from where the item stands"))
+                         failed=not home and not checking, msg=sets.final_msg(phase) if home else
+                         (f"check mode: {phase} now" if checking else
+                          f"not home yet: {phase} (the arrays' state after the failback); see the failed step "
+                          "above, then run the failback again: it goes on from where the item stands")))
     return rows
 
 

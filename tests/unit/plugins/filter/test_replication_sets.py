@@ -309,3 +309,13 @@ def test_missing_and_final_rows_say_what_each_vendor_lacks_or_did():
     expected = [("home", False), ("failed_over", True), ("missing", True)]
     assert [(r["state"], r["failed"]) for r in vsp_final] == expected
     assert vsp_final[0]["msg"].startswith("local pair: the restore")
+
+
+def test_in_check_mode_an_item_short_of_its_target_is_not_a_failed_row():
+    # the arrays keep their states in check mode: a planned step is not a failure
+    result = {"relationships": [{"destination_path": "svm_b:v1_dr", "changed": True,
+                                 "relationship": {"state": "snapmirrored"}}]}
+    assert not report_rows(result, SET, "dr", "failover", None, True)[0]["failed"]
+    forward = [rel("svm_a:v1", "svm_b:v1_dr", "broken_off")]
+    rows = failback_rows(failback_items(SET, forward, []), SET, "dr", True)
+    assert not any(r["failed"] for r in rows) and rows[1]["msg"] == "check mode: failed_over now"
