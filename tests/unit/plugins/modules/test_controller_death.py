@@ -129,7 +129,8 @@ def test_a_module_whose_controller_is_killed_during_a_wave_stops_and_logs_it(lab
             pass
         lab.link("ontap-a", "ontap-b", per_transfer_rate="256MiB")
     logged = (tmp_path / "syslog.txt").read_text(encoding="utf-8")
-    stopped = [line for line in logged.splitlines() if "the controller is gone" in line]
+    # ansible-core before 2.17 also logs each warning ("[WARNING] ..."); one line per item is the module's own
+    stopped = [line for line in logged.splitlines() if "the controller is gone" in line and "[WARNING]" not in line]
     assert len(stopped) == 4, logged
     assert all(line.startswith(f"{modules[0]} ") for line in stopped)
     assert "ansible-playbook pid" in stopped[0] and "ended" in stopped[0]
