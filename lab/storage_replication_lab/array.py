@@ -145,6 +145,11 @@ class ArrayBase:
     def endpoint_extra(self) -> dict[str, t.Any]:
         return {}
 
+    def route_path(self, path: str) -> str:
+        """The path (raw, percent-encoded) a request is routed and logged by: by default the one sent; a
+        vendor whose arrays accept other spellings of a path (``/api//cluster/``) returns the canonical one."""
+        return path
+
     def lab_volumes(self) -> dict[str, t.Any]:
         """Lab volumes of this array by their control-API key."""
         return {vol.key: vol for (array, _key), vol in self.fabric.volumes.items() if array == self.name}
@@ -182,7 +187,22 @@ class ArrayBase:
         app.middlewares.insert(0, self._middleware)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
+        assert self.runner.server is not None
+        self.runner.server.request_factory = self._routed_requests(self.runner.server.request_factory)
         await self._listen()
+
+    def _routed_requests(self, make_request: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """aiohttp's request factory, with each request's path replaced by ``route_path`` before routing."""
+
+        def make(message: t.Any, *args: t.Any) -> t.Any:
+            raw = message.url.raw_path
+            routed = self.route_path(raw)
+            if routed != raw:
+                url = message.url.with_path(routed, encoded=True, keep_query=True, keep_fragment=True)
+                message = message._replace(url=url, path=str(url))  # a RawRequestMessage (a namedtuple)
+            return make_request(message, *args)
+
+        return make
 
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
@@ -232,7 +252,8 @@ class ArrayBase:
         }
         entry.update(self.log_details(request, body))
         faults = self.faults
-        targeted = mutating or not faults.only_mutating
+        targeted = (mutating or not faults.only_mutating) and \
+            not faults.spared(f"{request.method} {request.path} {entry.get('cim_method') or ''}")
         delay = faults.delay() if targeted else 0.0
         if delay:
             await asyncio.sleep(delay)

@@ -17,6 +17,7 @@ import typing as t
 import requests
 import yaml
 
+from .faults import CLAIMS, is_claim  # noqa: F401  (CLAIMS: for the faults of a test)
 from .topology import DEFAULT
 
 PACKAGE = __package__ or "storage_replication_lab"
@@ -24,6 +25,7 @@ PACKAGE = __package__ or "storage_replication_lab"
 
 class LabError(RuntimeError):
     pass
+
 
 
 class LabClient:
@@ -72,6 +74,10 @@ class LabClient:
 
     def volume(self, array: str, key: str) -> dict[str, t.Any]:
         return self._call("GET", f"/arrays/{array}/volumes/{key}")
+
+    def status(self, array: str) -> dict[str, t.Any]:
+        """The lab's own view of an array (sessions, the VSP lock holder, SMI-S replication groups, ...)."""
+        return self._call("GET", f"/arrays/{array}")
 
     def volumes(self, array: str) -> dict[str, t.Any]:
         return self._call("GET", f"/arrays/{array}/volumes")
@@ -133,8 +139,12 @@ class LabClient:
         """The log position now; ``log(since=mark)`` shows what happened after."""
         return int(self._call("GET", "/log", params={"since": 10**12})["last_seq"])
 
-    def mutations_since(self, mark: int, array: str | None = None) -> list[dict[str, t.Any]]:
-        return self.log(array=array, mutating=True, since=mark)
+    def mutations_since(self, mark: int, array: str | None = None, claims: bool = False) -> list[dict[str, t.Any]]:
+        """The changes sent since ``mark``; a run's claim requests (``CLAIMS``) only with ``claims``."""
+        entries = self.log(array=array, mutating=True, since=mark)
+        if claims:
+            return entries
+        return [e for e in entries if not is_claim(e)]
 
     def reset_log(self) -> None:
         self._call("DELETE", "/log")

@@ -13,6 +13,7 @@ import typing as t
 from aiohttp import web
 
 from .fabric import parse_size
+from .faults import is_claim
 from .simulators import SIMULATORS
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -244,6 +245,8 @@ def _log_routes(routes: web.RouteTableDef, lab: Lab) -> None:
             mutating=None if mutating is None else mutating.lower() in ("1", "true", "yes"),
             since=_number(query.get("since", 0), "since", int),
         )
+        if query.get("claims", "true").lower() in ("0", "false", "no"):
+            entries = [e for e in entries if not is_claim(e)]
         return web.json_response({"entries": entries, "count": len(entries), "last_seq": lab.log.seq})
 
     @routes.delete("/_lab/log")

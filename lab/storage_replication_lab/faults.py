@@ -12,13 +12,24 @@ HTML_PAGE = ("<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>
              "<p>This page is served by the lab in place of the API (an injected answer).</p></body></html>")
 
 
+#: the requests a storage.replication run sends to take, renew and drop its claims (an ONTAP SnapMirror
+#: policy, the VSP resource lock, an SMI-S replication group), matched against "<METHOD> <path> <CIM method>":
+#: ``faults(spare=CLAIMS)`` aims faults past them, ``GET /_lab/log?claims=false`` leaves them out
+CLAIMS = r"/snapmirror/policies|resource-group-service|CreateGroup|DeleteGroup|ModifyInstance"
+
+
+def is_claim(entry: dict[str, t.Any]) -> bool:
+    """Whether a request log entry is one of a run's claim requests (``CLAIMS``)."""
+    return re.search(CLAIMS, f"{entry.get('method')} {entry.get('path')} {entry.get('cim_method') or ''}") is not None
+
+
 class Faults:
     """What the lab does wrong on purpose for one array."""
 
     FIELDS = ("latency_ms", "jitter_ms", "error_rate", "error_count", "error_status", "drop_rate",
               "drop_count", "drop_when", "fail_jobs", "fail_job_message", "fail_job_code",
               "only_mutating", "seed", "answer_path", "answer_method", "answer_status", "answer_type",
-              "answer_body", "answer_headers", "answer_count", "echo_headers", "link_origin")
+              "answer_body", "answer_headers", "answer_count", "echo_headers", "link_origin", "spare")
 
     def __init__(self) -> None:
         self.rng = random.Random()
@@ -49,6 +60,12 @@ class Faults:
         # error answers carry the request's headers; URLs in JSON answers point to another origin
         self.echo_headers = False
         self.link_origin = ""
+        # requests ("<METHOD> <path> <CIM method>") and jobs (their description) this regular expression
+        # matches are never faulted: a test aims its faults past them (e.g. at the writes after a run's claim)
+        self.spare = ""
+
+    def spared(self, what: str) -> bool:
+        return bool(self.spare) and re.search(self.spare, what) is not None
 
     NUMBERS = {"latency_ms": float, "jitter_ms": float, "error_rate": float, "error_count": int,
                "error_status": int, "drop_rate": float, "drop_count": int, "fail_jobs": int,
@@ -111,9 +128,9 @@ class Faults:
                 self.answer_path = ""
         return True
 
-    def take_job_failure(self) -> tuple[str, str] | None:
-        """A (message, code) to fail the next job with, when one is due."""
-        if self.fail_jobs > 0:
+    def take_job_failure(self, what: str = "") -> tuple[str, str] | None:
+        """A (message, code) to fail the next job (``what`` it does) with, when one is due."""
+        if self.fail_jobs > 0 and not self.spared(what):
             self.fail_jobs -= 1
             return self.fail_job_message, str(self.fail_job_code)
         return None
@@ -121,14 +138,15 @@ class Faults:
 
 def _check_answer(checked: dict[str, t.Any]) -> None:
     """Check and convert the canned-answer and link settings in place (ValueError when one is wrong)."""
-    for key in ("answer_path", "answer_method", "answer_type", "answer_body", "link_origin"):
+    for key in ("answer_path", "answer_method", "answer_type", "answer_body", "link_origin", "spare"):
         if key in checked:
             if not isinstance(checked[key], str):
                 raise ValueError(f"fault setting {key} must be a string")
-    try:
-        re.compile(checked.get("answer_path", ""))
-    except re.error as exc:
-        raise ValueError(f"answer_path is not a regular expression: {exc}") from exc
+    for key in ("answer_path", "spare"):
+        try:
+            re.compile(checked.get(key, ""))
+        except re.error as exc:
+            raise ValueError(f"{key} is not a regular expression: {exc}") from exc
     if "answer_method" in checked:
         checked["answer_method"] = checked["answer_method"].upper()
     if "answer_status" in checked and not 100 <= checked["answer_status"] <= 599:

@@ -26,6 +26,15 @@ options:
       - Work the array already runs on the object (a transfer started by an earlier run, a schedule or
         someone else) is waited for and joined, reported as a C(wait_*) step, before anything else is
         started; an update follows only if it is still needed.
+      - One run acts at a time. Before its first change the module claims, on the array, what it changes
+        (ONTAP, each SVM it changes; a SnapMirror policy named C(storage_replication_claim) whose comment
+        names the run and its expiry. VSP, the storage system's resource lock, held by the module's
+        session. SMI-S, an empty replication group named C(storage_replication_claim)). A module that finds
+        the claim of another run waits for it, at most O(wait_timeout) in all, then reads the state again
+        and plans from there, so it joins or skips what that run did instead of sending it twice. The claim
+        is renewed while the module works and removed when it ends; the claim of a run that died expires
+        two and a half minutes after its last renewal (the VSP lock goes with its session) and the next run
+        removes it, saying so. Check mode and runs with nothing to change claim nothing.
       - If the controller is killed while the module runs (ansible-playbook ended by OOM, a cancelled AWX
         job), the module stops before its next request or status check, sends nothing more, and writes
         where each item stopped to the system log (syslog or journal).

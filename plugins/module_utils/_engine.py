@@ -39,6 +39,10 @@ engine does the rest the same way for every vendor:
   gone (``_waiting.Controller``: ansible-playbook killed), no item sends another request:
   each stops before its next action, request or poll, with "the controller is gone:
   stopped before <step>" in its result and in the module's log (syslog or journal).
+- **One run acts at a time.** Before its first change a run holds the claims its driver
+  names (``_claim``: an object or lock on the array, with an expiry), waiting for a run that
+  holds them; then it reads and plans again, so a second run joins or finds nothing to do
+  instead of repeating the first run's requests. Check mode and no-op runs claim nothing.
 - **After the run** an item whose last step changed its object without a wait
   behind it is read again, so the result shows the array's state.
 - **Results** carry the item's identity, ``changed``, the actions that ran,
@@ -54,6 +58,7 @@ import abc
 import typing as t
 
 from ._bulk import Call, Item, Wait, recovering, run_items
+from ._claim import Claims, ClaimStore
 from ._common import ReplicationError, check_run_options, finish_run, merge_item
 from ._rest import UnansweredWriteError
 from ._waiting import ControllerGone, controller_gone, stop_if_controller_gone, watch_controller
@@ -265,6 +270,10 @@ class Driver(abc.ABC):
     def finish(self, step: Step) -> None:
         """Fill the item's result after its steps ran (extra facts a driver reports)."""
 
+    def claims(self, items: list[dict[str, t.Any]]) -> list[ClaimStore]:
+        """The claims (``_claim``) a run that changes ``items`` holds while it changes them; none by default."""
+        return []
+
     # connections ---------------------------------------------------------------------------------
     #: the longest poll interval the array allows (its session idles out otherwise); None: no limit
     poll_ceiling: float | None = None
@@ -318,6 +327,33 @@ class Engine:
     def run(self) -> list[dict[str, t.Any]]:
         """Plan every item, then drive them all to their end; their results in input order."""
         self.plan_all()
+        claims = self.claim()
+        try:
+            return self._run()
+        finally:
+            if claims is not None:
+                claims.drop()
+
+    def claim(self) -> Claims | None:
+        """Before the first change: hold the driver's claims (waiting for a run that holds them), then read and
+        plan again, since that run may have changed what this one read."""
+        changing = [item for item in self.items if changes(self.plans.get(self.driver.key(item), []))]
+        stores = self.driver.claims(changing) if changing and not self.check_mode else []
+        if not stores:
+            return None
+        claims = Claims(stores, self.driver.warnings)
+        claims.hold(self.wait_timeout, self.poll_interval)
+        if claims.contended:
+            self.driver.warnings.append(
+                f"waited {claims.waited:.1f}s for another run acting on {', '.join(s.where for s in claims.stores)}, "
+                "then read the state again and planned from there")
+        self.plans.clear()
+        self.observed.clear()
+        self.errors.clear()
+        self.plan_all()
+        return claims
+
+    def _run(self) -> list[dict[str, t.Any]]:
         work = []
         for item in self.items:
             record = self.driver.record(item)

@@ -10,8 +10,9 @@ import re
 import typing as t
 from urllib.parse import urljoin, urlsplit
 
+from ._claim import CLAIM_NAME, ClaimStore, Holder, Seen
 from ._common import ReplicationError, base_url, tls_verify
-from ._rest import ForeignLinkError, HttpError, RestClient
+from ._rest import ForeignLinkError, HttpError, RestClient, UnansweredWriteError
 from ._waiting import poll_until
 
 ACTIVE_STATES = {"async": "snapmirrored", "sync": "in_sync", "continuous": "snapmirrored"}
@@ -331,3 +332,64 @@ def newest_common_snapshot(a: list[dict[str, t.Any]], b: list[dict[str, t.Any]])
 def require(condition: bool, msg: str, **details: t.Any) -> None:
     if not condition:
         raise ReplicationError(msg, **details)
+
+
+class SvmClaim(ClaimStore):
+    """A run's claim on an SVM: a SnapMirror policy of the SVM named ``storage_replication_claim`` whose
+    comment names the holder and its expiry. Policy names are unique per SVM, so of two runs creating it
+    together one gets it; the other reads the comment and waits. A policy changes no relationship."""
+
+    def __init__(self, client: OntapClient, svm: str) -> None:
+        self.client = client
+        self.svm = svm
+        self.where = f"SVM {svm} of {client.label}"
+        self.removal = (f"delete the SnapMirror policy {CLAIM_NAME} of SVM {svm} "
+                        f"(snapmirror policy delete -vserver {svm} -policy {CLAIM_NAME})")
+        self.uuid: str | None = None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("ontap", self.client.origin, self.svm)
+
+    def peek(self) -> Seen | None:
+        found = self.client.records("/snapmirror/policies", {"name": CLAIM_NAME, "svm.name": self.svm,
+                                                             "fields": "uuid,comment"})
+        if not found:
+            return None
+        return Seen(Holder.parse(found[0].get("comment")), found[0].get("uuid"), str(found[0].get("comment") or ""))
+
+    def take(self, holder: Holder, patience: float) -> Seen | None:
+        body = {"name": CLAIM_NAME, "svm": {"name": self.svm}, "type": "async", "comment": holder.text()}
+        try:
+            self.client.write("POST", "/snapmirror/policies", body)
+        except UnansweredWriteError:
+            pass  # applied or not: the policy list tells
+        except HttpError:
+            if self.peek() is None:
+                raise  # refused for another reason than a claim in the way: the array's message says which
+        seen = self.peek()
+        if seen is None:  # a create without an answer that was not applied: take it again
+            return Seen(None, text="a claim whose create got no answer")
+        if seen.holder is not None and seen.holder.run == holder.run:
+            self.uuid = str(seen.handle)
+            return None
+        return seen
+
+    def renew(self, holder: Holder) -> None:
+        if self.uuid:
+            self.client.write("PATCH", f"/snapmirror/policies/{self.uuid}", {"comment": holder.text()})
+
+    def _delete(self, policy_uuid: t.Any) -> None:
+        try:
+            self.client.write("DELETE", f"/snapmirror/policies/{policy_uuid}")
+        except HttpError as exc:
+            if exc.status != 404 and exc.code != CODE_NOT_FOUND:
+                raise
+
+    def drop(self) -> None:
+        if self.uuid:
+            self._delete(self.uuid)
+            self.uuid = None
+
+    def evict(self, seen: Seen) -> None:
+        self._delete(seen.handle)

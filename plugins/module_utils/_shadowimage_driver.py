@@ -22,13 +22,14 @@ import time
 import typing as t
 
 from ._common import ReplicationError
+from ._claim import ClaimStore
 from ._engine import Action, Course, Driver, Handler, Step, Steps, guard
 from ._rest import HttpError, UnansweredWriteError
 from ._shadowimage_plan import (TRANSIENT, Key, check_create, check_device_groups, describe, desired_state,
                                 diff_view, group_view, is_create, item_key, item_name, listing, needs_history,
                                 overwritten_ldevs, plan as plan_pair, plan_group, predict)
-from ._vsp import (ALIVE_TIME, VspClient, group_id, id_of, job_operations, ldev_defined, ldev_size, pair_facts,
-                   pair_history, record_group_id, split_id)
+from ._vsp import (ALIVE_TIME, ResourceLock, VspClient, group_id, id_of, job_operations, ldev_defined, ldev_size,
+                   pair_facts, pair_history, record_group_id, split_id)
 from ._waiting import ControllerGone
 
 GRACE_SECONDS = 10.0
@@ -79,6 +80,9 @@ class ShadowImageDriver(Driver):
 
     def requests_sent(self) -> int:
         return int(self.client.rest.sent)
+
+    def claims(self, items: list[dict[str, t.Any]]) -> list[ClaimStore]:
+        return [ResourceLock(self.client)]
 
     def close(self) -> None:
         self.client.close()

@@ -21,11 +21,12 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
 from ._bulk import Wait
+from ._claim import ClaimStore
 from ._common import ReplicationError
 from ._engine import Action, Course, Driver, Handler, Step, Steps
 from ._smis import (MODE_VALUES, RC_JOB, RC_OK, SYNC_TYPE_VALUES, SmisClient, keys_of, rc_label, sync_facts,
                     uint16)
-from ._smis_ops import Answers, Missing, Op, Query, resolve
+from ._smis_ops import Answers, GroupClaim, Missing, Op, Query, resolve
 from ._smis_plan import (ACTION_OPS, RERUN, SNAPSHOT_SYNCED, WAIT_TARGETS, create_mode, describe, describe_job,
                          diff_view, item_name, plan, predict)
 
@@ -70,6 +71,9 @@ class SmisDriver(Driver):
 
     def requests_sent(self) -> int:
         return int(self.client.sent)
+
+    def claims(self, items: list[dict[str, t.Any]]) -> list[ClaimStore]:
+        return [GroupClaim(self.client)]
 
     def __init__(self, client: SmisClient, items: list[dict[str, t.Any]], max_workers: int = 10) -> None:
         super().__init__()

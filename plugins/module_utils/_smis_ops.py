@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import typing as t
 
+from ._claim import CLAIM_NAME, ClaimStore, ClaimUnsupported, Holder, Seen
 from ._common import ReplicationError
 from ._engine import Action
-from ._smis import (LEGACY_SYNC_TYPES, REPLICATION_TYPES, STATE_NAMES, legacy_sync_type, op_label,
-                    replication_type)
+from ._smis import (CIM_ERR_NOT_FOUND, LEGACY_SYNC_TYPES, REPLICATION_TYPES, STATE_NAMES, UNAVAILABLE, CimError,
+                    SmisClient, legacy_sync_type, op_label, pywbem, rc_label, replication_type)
 from ._smis_plan import ACTION_OPS, create_mode, final_state, item_name, settled_state
 
 Query = t.Tuple[t.Any, ...]
+RC_NOT_SUPPORTED = 1
 
 
 class Op(t.NamedTuple):
@@ -258,3 +260,82 @@ def _legacy_refusal(asked: _Asked, old: int) -> str | None:
         return ("a Broken target cannot be resynchronized through ModifySynchronization (HPE 3PAR CIM API); "
                 "remove the copy (state absent) and create it again")
     return None
+
+
+class GroupClaim(ClaimStore):
+    """A run's claim on an SMI-S system: an empty replication group named ``storage_replication_claim``
+    (ReplicationService.CreateGroup; group names are unique per system, so of two runs creating it together
+    one gets it) whose Description names the holder and its expiry (ModifyInstance). A provider without
+    replication groups gives no claim: the run says so and goes on."""
+
+    def __init__(self, client: SmisClient) -> None:
+        self.client = client
+        self.where = client.where()
+        self.removal = f"delete the replication group {CLAIM_NAME} (ReplicationService.DeleteGroup)"
+        self.path: t.Any = None
+        self._service: t.Any = None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("smis", self.client.url, self.client.system or "")
+
+    def service(self) -> t.Any:
+        if self._service is None:
+            self._service = self.client.service("CIM_ReplicationService", self.client.system)
+            if self._service is None:
+                raise ClaimUnsupported(f"{self.where} has no replication service to keep a claim")
+        return self._service
+
+    def peek(self) -> Seen | None:
+        try:
+            groups = self.client.call(f"looking for the claim on {self.where}", "EnumerateInstances",
+                                      "CIM_ReplicationGroup", PropertyList=["ElementName", "Description"])
+        except CimError as exc:
+            if exc.status in UNAVAILABLE:
+                raise ClaimUnsupported(f"{self.where} has no replication groups ({exc})") from None
+            raise
+        for group in groups:
+            if group.get("ElementName") == CLAIM_NAME:
+                return Seen(Holder.parse(group.get("Description")), group.path, str(group.get("Description") or ""))
+        return None
+
+    def take(self, holder: Holder, patience: float) -> Seen | None:
+        try:
+            rc, out = self.client.invoke(f"claiming {self.where}", self.service(), "CreateGroup",
+                                         GroupName=CLAIM_NAME, Persistent=True, DeleteOnEmptyElement=False)
+        except CimError as exc:
+            if exc.status in UNAVAILABLE:
+                raise ClaimUnsupported(f"{self.where} does not offer CreateGroup ({exc})") from None
+            raise
+        if rc != 0 or out.get("ReplicationGroup") is None:
+            seen = self.peek()
+            if seen is None:
+                if rc == RC_NOT_SUPPORTED:
+                    raise ClaimUnsupported(f"{self.where} does not offer CreateGroup ({rc_label(rc)})")
+                raise ReplicationError(f"CreateGroup of the claim on {self.where} answered {rc_label(rc)}")
+            return seen
+        self.path = out["ReplicationGroup"]
+        self.renew(holder)
+        return None
+
+    def renew(self, holder: Holder) -> None:
+        if self.path is not None:
+            group = pywbem.CIMInstance(self.path.classname, properties={"Description": holder.text()}, path=self.path)
+            self.client.call(f"renewing the claim on {self.where}", "ModifyInstance", group,
+                             PropertyList=["Description"])
+
+    def _delete(self, path: t.Any) -> None:
+        try:
+            self.client.invoke(f"removing the claim on {self.where}", self.service(), "DeleteGroup",
+                               ReplicationGroup=path, RemoveElements=False)
+        except CimError as exc:
+            if exc.status != CIM_ERR_NOT_FOUND:
+                raise
+
+    def drop(self) -> None:
+        if self.path is not None:
+            self._delete(self.path)
+            self.path = None
+
+    def evict(self, seen: Seen) -> None:
+        self._delete(seen.handle)

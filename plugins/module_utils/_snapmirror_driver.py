@@ -15,9 +15,11 @@ import dataclasses
 import threading
 import typing as t
 
+from ._claim import ClaimStore
 from ._common import ReplicationError
 from ._engine import Action, Course, Driver, Handler, Passed, Step, Steps
-from ._ontap import CODE_NOT_FOUND, CODE_PEER_UNREACHABLE, OntapClient, active_state, relationship_facts
+from ._ontap import (CODE_NOT_FOUND, CODE_PEER_UNREACHABLE, OntapClient, SvmClaim, active_state,
+                     relationship_facts, split_path)
 from ._rest import HttpError, UnreachableError
 from ._snapmirror_plan import (RERUN, VOLUME_FIELDS, Observed, describe, diff_view, plan_observed, predict)
 from ._snapmirror_read import SnapMirrorReader
@@ -96,6 +98,10 @@ class SnapMirrorDriver(Driver):
     def poll(self, keys: set[t.Hashable]) -> dict[t.Hashable, t.Any]:
         found = self.dst.relationships([str(k) for k in keys])
         return {k: relationship_facts(found[k]) if k in found else None for k in keys}
+
+    def claims(self, items: list[dict[str, t.Any]]) -> list[ClaimStore]:
+        """A claim on each SVM of the destination cluster whose relationships the run changes."""
+        return [SvmClaim(self.dst, svm) for svm in sorted({split_path(i["destination_path"])[0] for i in items})]
 
     def finish(self, step: Step) -> None:
         item = step.item

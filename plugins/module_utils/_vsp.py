@@ -20,6 +20,7 @@ import threading
 import typing as t
 from urllib.parse import quote, unquote, urlsplit
 
+from ._claim import ClaimStore, Holder, Seen
 from ._common import ReplicationError, base_url, connection_options, credential_forms, nonempty_env_fallback, tls_verify
 from ._rest import HttpError, RestClient, excerpt
 from ._waiting import poll_until
@@ -28,7 +29,8 @@ OBJECTS = "/ConfigurationManager/v1/objects"
 ALIVE_TIME = 300              # seconds a session may idle (the array's maximum)
 CODE_BUSY = "KART00003-E"     # server busy / session cap
 CODE_NOT_FOUND = "KART30013-E"
-CODE_STORAGE = "KART70000-E"  # the storage system refused a job
+CODE_STORAGE = "KART30000-E"  # the storage system refused a job (+ errorCode SSB1/SSB2; KART70000-E is /simple's)
+CODES_LOCKED = ("KART40050-E", "KART40052-E")  # another session holds the resource lock
 MAX_LDEV_ID = 65279
 NAME_RE = re.compile(r"^[A-Za-z0-9.:@_][A-Za-z0-9.:@_-]*$")
 JOB_HISTORY_COUNT = 100
@@ -356,6 +358,11 @@ class VspClient:
     def get(self, path: str) -> t.Any:
         return self.request("GET", path, expect=(200,))[1]
 
+    def keep_alive(self) -> None:
+        """Use the session, so it does not idle out (the keep-alive probe of the array's own clients)."""
+        if self._session_id is not None:
+            self.get(self.path("sessions", self._session_id))
+
     # jobs ---------------------------------------------------------------------------------------------
     def write(self, method: str, path: str, body: t.Any = None, what: str = "") -> dict[str, t.Any]:
         """Send a change and wait for its job to complete; return the job (``state`` ``Unknown`` if it was purged)."""
@@ -463,3 +470,49 @@ class VspClient:
             if exc.status == 404:
                 return None
             raise
+
+
+class ResourceLock(ClaimStore):
+    """A run's claim on a storage system: the array's resource lock (``resource-group-service`` lock and
+    unlock), held by the run's session. The array waits ``waitTime`` for another session's lock to go, keeps
+    other sessions from changing anything while it is held, and drops it with the session (logout, or
+    ``aliveTime`` idle when the run died), so no other run removes it."""
+
+    evictable = False
+
+    def __init__(self, client: VspClient) -> None:
+        self.client = client
+        self.where = client.label
+        self.removal = ("the array releases it when that session ends or idles out "
+                        f"(aliveTime {ALIVE_TIME}s)")
+        scoped = client.objects != OBJECTS
+        base = client.objects if scoped else OBJECTS.rsplit("/", 1)[0]
+        self.base = f"{base}/services/resource-group-service/actions"
+        self.tried = False
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("vsp", self.client.origin, self.client.storage_device_id or "")
+
+    def take(self, holder: Holder, patience: float) -> Seen | None:
+        # the first try does not wait, so a lock held by another run is seen (and said); later tries let the
+        # array wait for it
+        wait = int(max(0, min(patience, 7200))) if self.tried else 0
+        self.tried = True
+        body = {"parameters": {"waitTime": wait}}
+        try:
+            self.client.write("POST", f"{self.base}/lock/invoke", body, what=f"locking the resources of {self.where}")
+        except HttpError as exc:
+            if exc.code in CODES_LOCKED:
+                return Seen(None, text=f"another session holds the resource lock of {self.where} "
+                                       f"({exc.array_message})")
+            raise
+        return None
+
+    def renew(self, holder: Holder) -> None:
+        """The lock lasts as long as the session: a request keeps the session from idling out."""
+        self.client.keep_alive()
+
+    def drop(self) -> None:
+        self.client.write("POST", f"{self.base}/unlock/invoke", {"parameters": {}},
+                          what=f"unlocking the resources of {self.where}")

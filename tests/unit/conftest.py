@@ -13,7 +13,7 @@ import json
 import typing as t
 
 import pytest
-from storage_replication_lab.client import LabClient, LabProcess
+from storage_replication_lab.client import CLAIMS, LabClient, LabProcess
 
 MODULES = "ansible_collections.storage.replication.plugins.modules"
 
@@ -85,7 +85,7 @@ def run_dropping(lab: LabClient, array: str, when: str, module: str, args: dict[
     The run must succeed with exactly one write marked ``(no answer)``, a warning that it read ``name``
     again, and a rerun must change nothing. Returns the first run's result.
     """
-    lab.faults(array, drop_count=1, only_mutating=True, drop_when=when)
+    lab.faults(array, spare=CLAIMS, drop_count=1, only_mutating=True, drop_when=when)
     try:
         result = run_module(module, args)
     finally:

@@ -8,6 +8,7 @@ responsibility into mixins: ``storage.py`` (volumes and snapshots),
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from ..array import ArrayBase
@@ -18,11 +19,13 @@ from .body import Body, OntapError, not_found
 from .model import (BUILTIN_POLICIES, E_AGGR_NOT_FOUND, E_DUPLICATE, E_INVALID, E_PEER_UNREACHABLE, E_POLICY_NOT_FOUND,
                     E_SCHEDULE_NOT_FOUND, E_SVM_NOT_FOUND, E_SVM_NOT_PEERED, SCHEDULES, Aggregate, Job, OVolume, Policy,
                     Relationship, Svm, new_uuid)
+from .nodes import Node
 from .snapmirror import RelationshipOps
 from .storage import VolumeOps
 from .transfers import TransferOps
 
 ACTIVE_STATES = ("snapmirrored", "in_sync", "out_of_sync", "synchronizing")
+SNAPSHOT_POLICIES = ("default", "default-1weekly", "none")
 DEFAULTS = SIMULATORS["ontap"].settings
 
 
@@ -49,11 +52,15 @@ class Cluster(VolumeOps, RelationshipOps, TransferOps, ArrayBase):
         self.jobs: dict[str, Job] = {}
         self.cluster_peers: dict[str, dict[str, t.Any]] = {}
         self.svm_peers: dict[str, dict[str, t.Any]] = {}
+        self.nodes = [Node(self, 0), Node(self, 1)]
+        self.snapshot_policies = {name: new_uuid() for name in SNAPSHOT_POLICIES}
         for pname, ptype, sync_type in BUILTIN_POLICIES:
             policy = Policy(pname, ptype, sync_type)
             self.policies[policy.uuid] = policy
-        for aggr in spec.get("aggregates") or [{"name": f"aggr1_{name.replace('-', '_')}", "size": "100TiB"}]:
+        default_aggregates = [{"name": f"aggr1_{name.replace('-', '_')}", "size": "100TiB"}]
+        for index, aggr in enumerate(spec.get("aggregates") or default_aggregates):
             aggregate = Aggregate(str(aggr["name"]), parse_size(aggr.get("size", "100TiB")))
+            aggregate.node = self.nodes[index % len(self.nodes)]
             self.aggregates[aggregate.name] = aggregate
         default_aggr = next(iter(self.aggregates.values()))
         for svm_spec in spec.get("svms") or []:
@@ -121,6 +128,10 @@ class Cluster(VolumeOps, RelationshipOps, TransferOps, ArrayBase):
         out.update({"relationships": len(self.relationships), "volumes": len(self.volumes),
                     "jobs": len(self.jobs)})
         return out
+
+    def route_path(self, path: str) -> str:
+        """ONTAP answers ``/api//cluster/`` like ``/api/cluster``: doubled slashes and a trailing one are dropped."""
+        return re.sub(r"/{2,}", "/", path).rstrip("/") or "/"
 
     def build_app(self):  # type: ignore[no-untyped-def]
         from .routes import build_app  # pylint: disable=import-outside-toplevel
@@ -225,7 +236,7 @@ class Cluster(VolumeOps, RelationshipOps, TransferOps, ArrayBase):
         job.state, job.message = "running", "Running"
 
         def run() -> None:
-            failure = self.faults.take_job_failure()
+            failure = self.faults.take_job_failure(description)
             if failure is not None:
                 job.finish(OntapError(500, failure[0], failure[1] or "1"))
             else:
@@ -260,6 +271,9 @@ class Cluster(VolumeOps, RelationshipOps, TransferOps, ArrayBase):
         policy.comment = body.text("comment") or ""
 
         def apply() -> None:
+            # the job checks the name again: two creates of one name accepted together end one way
+            if any(p.name == name and p.svm is svm for p in self.policies.values()):
+                raise OntapError(409, f'Policy "{name}" already exists in SVM "{svm.name}".', E_DUPLICATE, "name")
             self.policies[policy.uuid] = policy
 
         return self.submit("POST /api/snapmirror/policies", apply, svm.name), policy.uuid

@@ -17,6 +17,7 @@ import uuid as uuidlib
 from ..fabric import Transfer, Volume, parse_size
 from .body import OntapError, not_found
 from .query import iso_duration, timestamp
+from .volume import VolumeSettings, settings_record
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .cluster import Cluster
@@ -55,6 +56,7 @@ BUILTIN_POLICIES = [
     ("AutomatedFailOver", "sync", "automated_failover"),
     ("AutomatedFailOverDuplex", "sync", "automated_failover_duplex"),
 ]
+REL_TRANSFER_KEYS = ("state", "type", "uuid", "bytes_transferred", "end_time", "last_updated_time", "total_duration")
 _seq = itertools.count(1)
 
 
@@ -101,7 +103,7 @@ class Job:
         out: dict[str, t.Any] = {
             "uuid": self.uuid, "description": self.description, "state": self.state,
             "message": self.message, "code": self.code, "start_time": timestamp(self.start_time),
-            "node": {"name": f"{self.cluster.name}-01"},
+            "node": {"name": self.cluster.nodes[0].name},
             "_links": _link(f"/api/cluster/jobs/{self.uuid}"),
         }
         if self.end_time is not None:
@@ -117,16 +119,18 @@ class Svm:
     def __init__(self, name: str) -> None:
         self.name = name
         self.uuid = new_uuid()
+        self.export_policy_id = 12884901888 + next(_seq)  # the id of the SVM's "default" export policy
 
     def ref(self) -> dict[str, str]:
         return {"name": self.name, "uuid": self.uuid}
 
 
 class Aggregate:
-    def __init__(self, name: str, size: int) -> None:
+    def __init__(self, name: str, size: int, node: t.Any = None) -> None:
         self.name = name
         self.uuid = new_uuid()
         self.size = size
+        self.node = node  # the nodes.Node that owns it
 
 
 class SnapshotMeta:
@@ -136,6 +140,7 @@ class SnapshotMeta:
         self.owners = set(owners or ())
         self.comment = comment
         self.label = label
+        self.expiry_time: str | None = None
 
 
 class OVolume:
@@ -153,6 +158,7 @@ class OVolume:
         self.msid = 2150000000 + next(_seq)
         self.clone: dict[str, t.Any] = {"is_flexclone": False}
         self.snapmeta: dict[str, SnapshotMeta] = {}
+        self.settings = VolumeSettings()
         self.fv: Volume = cluster.fabric.new_volume(cluster.name, f"{svm.name}:{name}", size)
         self.fv.listeners.append(lambda _fv, indices: cluster.on_source_write(self.uuid, indices))
         self.refresh_access()
@@ -197,14 +203,14 @@ class OVolume:
             "state": self.state, "style": "flexvol" if len(self.aggregates) <= 1 else "flexgroup",
             "size": self.size, "create_time": timestamp(self.create_time),
             "aggregates": [{"name": a.name, "uuid": a.uuid} for a in self.aggregates],
-            "space": {"size": self.size, "used": self.fv.used, "available": self.size - self.fv.used},
-            "clone": dict(self.clone),
+            "msid": self.msid, "clone": dict(self.clone),
             "snapmirror": {"is_protected": self.cluster.lab_protected(self),
                            "destinations": {"is_ontap": self.cluster.lab_protected(self), "is_cloud": False}},
             "_links": _link(f"/api/storage/volumes/{self.uuid}"),
         }
+        out.update(settings_record(self))
         if self.nas_path:
-            out["nas"] = {"path": self.nas_path}
+            out["nas"]["path"] = self.nas_path
         return out
 
     def render_snapshot(self, meta: SnapshotMeta, delta_against: str | None, want_delta: bool) -> dict[str, t.Any]:
@@ -212,7 +218,7 @@ class OVolume:
         out: dict[str, t.Any] = {
             "uuid": meta.uuid, "name": meta.name, "create_time": timestamp(snap.create_time),
             "volume": {"name": self.name, "uuid": self.uuid}, "svm": self.svm.ref(),
-            "size": len(snap.blocks) * self.fv.block_size,
+            "size": len(snap.blocks) * self.fv.block_size, "state": "valid",
             "owners": sorted(meta.owners),
             "_links": _link(f"/api/storage/volumes/{self.uuid}/snapshots/{meta.uuid}"),
         }
@@ -220,6 +226,8 @@ class OVolume:
             out["comment"] = meta.comment
         if meta.label:
             out["snapmirror_label"] = meta.label
+        if meta.expiry_time:
+            out["expiry_time"] = meta.expiry_time
         if want_delta:
             if delta_against and delta_against in self.fv.snapshots:
                 other = self.fv.snapshots[delta_against]
@@ -315,9 +323,9 @@ class Relationship:
         out: dict[str, t.Any] = {
             "uuid": self.uuid,
             "source": {"path": self.source_path, "svm": {"name": self.source_alias(), "uuid": self.src.svm.uuid},
-                       "cluster": {"name": self.src.cluster.name, "uuid": self.src.cluster.uuid}},
+                       "cluster": {"name": self.src.cluster.cluster_name, "uuid": self.src.cluster.uuid}},
             "destination": {"path": self.destination_path, "svm": self.dst.svm.ref(),
-                            "cluster": {"name": self.dst.cluster.name, "uuid": self.dst.cluster.uuid},
+                            "cluster": {"name": self.dst.cluster.cluster_name, "uuid": self.dst.cluster.uuid},
                             "ipspace": "Default"},
             "state": self.state,
             "healthy": self.healthy,
@@ -336,12 +344,12 @@ class Relationship:
             out["transfer_schedule"] = {"name": self.transfer_schedule,
                                         "uuid": self.dst.cluster.schedule_uuid(self.transfer_schedule)}
         if self.transfer is not None:
-            transfer = dict(self.transfer)
+            # the relationship shows the current or last transfer in the model's terms (no error_info, no snapshot)
+            transfer = {k: v for k, v in self.transfer.items() if k in REL_TRANSFER_KEYS}
             if self.active is not None:
                 transfer["bytes_transferred"] = int(self.active.bytes_done) + self.transfer.get("base_bytes", 0)
                 transfer["last_updated_time"] = timestamp(now)
                 transfer["total_duration"] = iso_duration(now - self.active.started)
-            transfer.pop("base_bytes", None)
             out["transfer"] = transfer
         if self.exported_snapshot:
             out["exported_snapshot"] = self.exported_snapshot

@@ -64,6 +64,7 @@ class RelationshipOps:
             if dst_vol is None:
                 aggr = max(self.aggregates.values(), key=self.aggregate_free)
                 dst_vol = OVolume(self, dst_svm, dst_vol_name, src_vol.size, [aggr], "dp")
+                dst_vol.settings.language = src_vol.settings.language  # a mirror keeps its source's language
                 self.volumes[dst_vol.uuid] = dst_vol
             rel = Relationship(src_vol, dst_vol, policy)
             rel.uuid = rel_uuid

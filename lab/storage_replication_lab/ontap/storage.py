@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .body import Body, OntapError
 from .model import (E_AGGR_FULL, E_DUPLICATE, E_INVALID, E_NOT_AVAILABLE, E_SHRINK, E_SNAPSHOT_BUSY, E_VOLUME_IN_USE,
-                    E_VOLUME_NOT_FOUND, Job, OVolume, new_uuid, size_of)
+                    E_VOLUME_NOT_FOUND, Job, OVolume, new_uuid, parse_when, size_of)
+from .volume import settings_changes
 
 
 class VolumeOps:
@@ -46,6 +47,7 @@ class VolumeOps:
         if vtype not in ("rw", "dp"):
             raise OntapError(400, f'Invalid value "{vtype}" for field "type".', E_INVALID, "type")
         nas_path = body.text("nas.path") or None
+        settings = settings_changes(body, self.snapshot_policies, creating=True)
         vol_uuid = new_uuid()
 
         def apply() -> None:
@@ -54,11 +56,13 @@ class VolumeOps:
             vol = OVolume(self, svm, name, size, aggregates, "rw" if clone else vtype, nas_path, vol_uuid)
             if clone:
                 parent, snap = clone
+                vol.settings = parent.settings.copy()  # a FlexClone starts with its parent's settings
                 vol.fv.set_blocks(parent.fv.snapshots[snap].blocks if snap else parent.fv.blocks)
                 vol.clone = {"is_flexclone": True, "parent_volume": {"name": parent.name, "uuid": parent.uuid},
                              "parent_svm": parent.svm.ref(), "split_initiated": False}
                 if snap:
                     vol.clone["parent_snapshot"] = {"name": snap}
+            vol.settings.apply(settings)
             if body.text("state") in ("offline", "restricted"):
                 vol.state = str(body.text("state"))
             vol.refresh_access()
@@ -82,6 +86,7 @@ class VolumeOps:
         new_name = body.text("name")
         if new_name and new_name != vol.name and self.find_volume(vol.svm.name, new_name):
             raise OntapError(409, f'Duplicate volume name "{new_name}".', E_DUPLICATE, "name")
+        settings = settings_changes(body, self.snapshot_policies, creating=False)
 
         def apply() -> None:
             if size is not None:
@@ -97,6 +102,7 @@ class VolumeOps:
                 self.fabric.rename_volume(vol.fv, f"{vol.svm.name}:{new_name}")
             if body.flag("clone.split_initiated") and vol.clone.get("is_flexclone"):
                 vol.clone = {"is_flexclone": False}
+            vol.settings.apply(settings)
             vol.refresh_access()
 
         return self.submit(f"PATCH /api/storage/volumes/{vol.uuid}", apply, vol.svm.name)
@@ -122,8 +128,10 @@ class VolumeOps:
         if label and not 1 <= len(label) <= 31:
             raise OntapError(400, "snapmirror_label must be 1 to 31 characters.", E_INVALID, "snapmirror_label")
 
+        expiry = expiry_of(body)
+
         def apply() -> None:
-            vol.snapshot(name, comment=body.text("comment") or "", label=label)
+            vol.snapshot(name, comment=body.text("comment") or "", label=label).expiry_time = expiry
 
         job = self.submit(f"POST /api/storage/volumes/{vol.uuid}/snapshots", apply, vol.svm.name)
         return job, name
@@ -135,3 +143,15 @@ class VolumeOps:
                                   f'{", ".join(sorted(meta.owners))}.', E_SNAPSHOT_BUSY)
         return self.submit(f"DELETE /api/storage/volumes/{vol.uuid}/snapshots/{snap_uuid}",
                            lambda: vol.drop_snapshot(meta.name), vol.svm.name)
+
+
+def expiry_of(body: Body) -> str | None:
+    """A snapshot's ``expiry_time`` as given (ISO 8601 with an offset), checked."""
+    value = body.text("expiry_time")
+    if not value:
+        return None
+    try:
+        parse_when(value)
+    except ValueError as exc:
+        raise OntapError(400, f'Invalid value "{value}" for field "expiry_time".', E_INVALID, "expiry_time") from exc
+    return value

@@ -95,7 +95,6 @@ class TransferOps:
 
     def _transfer_ended_badly(self, rel: Relationship, kind: str, name: str, transfer: Transfer) -> None:
         rel.active = None
-        rel.active_snapshot = None
         meta = rel.src.snapmeta.get(name)
         if meta is not None and meta.comment == rel.owner_tag():  # not a snapshot named by source_snapshot
             rel.src.drop_snapshot(name)
@@ -107,6 +106,7 @@ class TransferOps:
         else:
             self._transfer_failed(rel, kind, f"Transfer failed: {transfer.error}.", E_UPDATE_FAILED,
                                   int(transfer.bytes_done))
+        rel.active_snapshot = None
         if rel.pending_quiesce:
             rel.state = "paused"
             rel.pending_quiesce = False
@@ -122,10 +122,12 @@ class TransferOps:
             rel.state = "out_of_sync"
 
     def _record(self, rel: Relationship, ended: dict[str, t.Any]) -> None:
-        """Make ``ended`` the relationship's last transfer and keep it in the transfer history."""
+        """Make ``ended`` the relationship's last transfer and keep it in the transfer history (with the name of
+        the snapshot it moved, when it got as far as taking one)."""
         transfer_uuid = (rel.transfer or {}).get("uuid") or new_uuid()
         rel.transfer = ended
-        rel.history.append(dict(ended, uuid=transfer_uuid, end_epoch=self.clock.now()))
+        snapshot = {"snapshot": rel.active_snapshot} if rel.active_snapshot else {}
+        rel.history.append(dict(ended, uuid=transfer_uuid, end_epoch=self.clock.now(), **snapshot))
         del rel.history[:-20]
 
     def start_update(self, rel: Relationship, source_snapshot: str | None = None,

@@ -22,14 +22,25 @@ a ``CIMMethod`` header that differs from the body -> 400 ``header-mismatch``.
 
 Intrinsic operations: GetInstance, EnumerateInstances, EnumerateInstanceNames,
 Associators, AssociatorNames, References, ReferenceNames, GetClass,
-EnumerateClassNames, EnumerateClasses, EnumerateQualifiers, GetQualifier and
-DeleteInstance (finished jobs only). Everything else (Open*, Pull*, ExecQuery,
-CreateInstance, ModifyInstance, ...) answers CIM_ERR_NOT_SUPPORTED (7), so
-pywbem's ``Iter*`` and pywbemcli fall back to the traditional operations.
+EnumerateClassNames, EnumerateClasses, EnumerateQualifiers, GetQualifier,
+DeleteInstance (finished jobs only) and ModifyInstance (replication groups
+only; see below). Everything else (Open*, Pull*, ExecQuery, CreateInstance,
+...) answers CIM_ERR_NOT_SUPPORTED (7), so pywbem's ``Iter*`` and pywbemcli fall
+back to the traditional operations.
 Unknown intrinsic parameters and parameters of the wrong shape answer
-CIM_ERR_INVALID_PARAMETER; a namespace other than the array's
-CIM_ERR_INVALID_NAMESPACE; an unknown class CIM_ERR_INVALID_CLASS; a path that
-names nothing CIM_ERR_NOT_FOUND.
+CIM_ERR_INVALID_PARAMETER; a namespace the server does not have (it has two: the
+implementation namespace and the interop namespace) CIM_ERR_INVALID_NAMESPACE;
+an unknown class CIM_ERR_INVALID_CLASS; a path that names nothing
+CIM_ERR_NOT_FOUND.
+
+Interop namespace (``interop.py``): ``interop`` (3par) / ``root/interop``
+(generic) serves the Server and Profile Registration profiles for standard WBEM
+discovery (pywbem ``WBEMServer``, ``pywbemcli server info`` / ``profile
+list``): CIM_ObjectManager, CIM_Namespace (+ NamespaceInManager), the SNIA
+profiles each provider registers (CIM_RegisteredProfile / RegisteredSubProfile,
+SubProfileRequiresProfile, ReferencedProfile) and CIM_ElementConformsToProfile
+from the Array profile to the storage system, a cross-namespace association
+served in both namespaces. Names, versions and sources are in its docstring.
 
 Classes (``mof/``, ``schema.py``). ``mof/cim.mof`` is the project's own subset of
 the CIM schema (properties, methods and ValueMaps of the fact sheet) and
@@ -161,6 +172,38 @@ Services profile for local mirrors, clones and snapshots.
 Both profiles
 =============
 
+Replication groups (``groups.py``; CIM_ReplicationGroup, as ``TPD_`` / ``LAB_``
+ReplicationGroup, key InstanceID ``<array>:RG:<n>``; the system names its groups
+over CIM_HostedCollection, a group its member volumes over
+CIM_OrderedMemberOfCollection). A group name is unique on its system, so an
+empty group of a chosen name serves as a claim.
+
+- ``CreateGroup`` (ReplicationService): GroupName (its ElementName), Members
+  (volumes of this system, optional: an empty group), Persistent (default TRUE),
+  DeleteOnEmptyElement, DeleteOnUnassociated (default FALSE) -> rc 0 and out
+  ReplicationGroup. A group of that exact name exists -> rc 4, nothing created,
+  no ReplicationGroup; a NULL or blank GroupName, or a member that is no volume
+  of this system -> rc 5. Atomic: the check and the creation run without any
+  other request in between (one asyncio loop, no await), so of concurrent calls
+  with one name exactly one gets 0.
+- ``DeleteGroup`` (ReplicationService): ReplicationGroup (required), RemoveElements
+  -> rc 0. A group with members and RemoveElements not TRUE -> rc 4 (the lab's
+  choice; member volumes are never deleted); a group that does not exist (deleted
+  already) -> CIM_ERR_NOT_FOUND.
+- ``ModifyInstance`` of a group changes Description, Persistent,
+  DeleteOnEmptyElement and DeleteOnUnassociated: the properties of the
+  PropertyList (a listed property the instance lacks becomes NULL), or without
+  one every property the instance carries. A changed ElementName, InstanceID or
+  Caption -> CIM_ERR_FAILED saying it cannot be changed (unchanged values pass,
+  so a GetInstance result can be sent back); a property the class lacks ->
+  CIM_ERR_INVALID_PARAMETER, a value of the wrong type -> CIM_ERR_TYPE_MISMATCH;
+  instances of other classes -> CIM_ERR_NOT_SUPPORTED; an unknown group ->
+  CIM_ERR_NOT_FOUND. Nothing changes unless everything can.
+- The lab keeps the flags; with no group synchronizations only
+  DeleteOnEmptyElement acts (a group whose last member volume is deleted goes).
+  ``GET /_lab/arrays/<a>`` lists ``replication_groups``; groups live as long as
+  the lab process (there is no reset of SMI-S state).
+
 Names and keys. Volumes: keys SystemCreationClassName, SystemName (the
 system's Name, default the array name), CreationClassName, DeviceID.
 ``DeviceID`` is the volume's id as a decimal string (topology ``id`` /
@@ -237,7 +280,7 @@ Settings (topology keys of the array, or ``PATCH /_lab/arrays/<a>/settings``):
 ``job_retention`` (s, default 300), ``copy_rate`` (bytes/s cap of one copy, e.g.
 "2MiB"; 0 = the internal link's speed) to watch jobs and states progress, and
 ``wait_timeout`` (s, default 60). Topology keys: ``profile`` (3par | generic),
-``namespace``, ``system_name``, ``http_port``, ``port``, ``volumes`` (items
+``namespace``, ``interop_namespace``, ``system_name``, ``http_port``, ``port``, ``volumes`` (items
 ``{name, size, data_blocks, id}`` or ``{name: "vol{n}", count, id_base, ...}``).
 
 Client notes (pywbem 1.9.1). Boolean output parameters (RequiresForce,
@@ -248,10 +291,11 @@ with InvokeMethod's own first argument: pass it in ``Params=[...]``. Paths in
 results carry the host; compare keybindings, not paths.
 
 Request log: InvokeMethod of CreateElementReplica, ModifyReplicaSynchronization,
-CreateReplica, AttachOrModifyReplica, ModifySynchronization and
-RequestStateChange, and DeleteInstance, are mutating; reads and capability
-queries (GetSupported*, GetError) are not. Entries carry ``cim_method``,
-``cim_object`` and the Operation / SyncType / Mode / CopyType values sent.
+CreateReplica, AttachOrModifyReplica, ModifySynchronization, RequestStateChange,
+CreateGroup and DeleteGroup, and DeleteInstance and ModifyInstance, are mutating
+(whatever they answer); reads and capability queries (GetSupported*, GetError)
+are not. Entries carry ``cim_method``, ``cim_object``, ``intrinsic`` and the
+Operation / SyncType / Mode / CopyType / GroupName values sent.
 """
 
 from __future__ import annotations
@@ -277,6 +321,7 @@ from . import cimxml, schema
 from .cimxml import CIM_ERR_FAILED, CIM_ERR_INVALID_NAMESPACE, CIMFault
 from .model import Capabilities, Service, SVolume, System
 from .provider import MUTATING_INTRINSIC, Provider
+from .interop import REGISTRATIONS, InteropProvider
 from .engine import Engine
 from .generic import GenericEngine
 from .tpd import TpdEngine
@@ -291,7 +336,7 @@ PROFILES: dict[str, dict[str, t.Any]] = {
 }
 MUTATING_METHODS = ("createelementreplica", "modifyreplicasynchronization", "createreplica", "attachormodifyreplica",
                     "modifysynchronization", "requeststatechange", "modifylistsynchronization",
-                    "createlistreplica", "creategroupreplica")
+                    "createlistreplica", "creategroupreplica", "creategroup", "deletegroup")
 SETTINGS = SIMULATORS["smis"].settings  # the defaults, in the lab's simulator table
 
 
@@ -346,6 +391,11 @@ class SmisArray(ArrayBase):
             self.create_volume(str(item["name"]), parse_size(item.get("size", "1GiB")),
                                int(item.get("data_blocks", 0)), item.get("id"))
         self.provider = Provider(self)
+        self.interop_namespace = str(spec.get("interop_namespace", REGISTRATIONS[self.profile]["interop"])).strip("/")
+        if self.interop_namespace.lower() == self.namespace.lower():
+            raise ValueError(f"{name}: interop_namespace must differ from namespace {self.namespace}")
+        self.interop = InteropProvider(self, self.interop_namespace)
+        self.providers: dict[str, Provider] = {p.namespace.lower(): p for p in (self.provider, self.interop)}
 
     # volumes ---------------------------------------------------------------------------------
     def create_volume(self, name: str, size: int, data_blocks: int = 0, device_id: t.Any = None) -> SVolume:
@@ -362,13 +412,14 @@ class SmisArray(ArrayBase):
 
     def delete_volume(self, vol: SVolume) -> None:
         self.volumes.pop(vol.device_id, None)
+        self.engine.groups.forget_volume(vol)
         self.fabric.drop_volume(vol.fv)
         self.engine.refresh_access()
 
     # lab hooks ---------------------------------------------------------------------------------
     def endpoint_extra(self) -> dict[str, t.Any]:
         return {"namespace": self.namespace, "http_url": f"http://{HOST}:{self.http_port}", "profile": self.profile,
-                "system_name": self.system.name}
+                "system_name": self.system.name, "interop_namespace": self.interop_namespace}
 
     def settings(self, values: dict[str, t.Any]) -> dict[str, t.Any]:
         unknown = set(values) - set(SETTINGS)
@@ -385,6 +436,7 @@ class SmisArray(ArrayBase):
     def describe(self) -> dict[str, t.Any]:
         out = super().describe()
         out.update({"profile": self.profile, "namespace": self.namespace, "http_port": self.http_port,
+                    "interop_namespace": self.interop_namespace,
                     "volumes": len(self.volumes), "jobs": len(self.engine.jobs),
                     "synchronizations": [{
                         "source": s.src.device_id, "target": s.tgt.device_id, "kind": s.kind,
@@ -392,7 +444,8 @@ class SmisArray(ArrayBase):
                         "progress_status": s.progress, "sync_state": self.engine.sync_properties(s)["SyncState"],
                         "activity": s.activity, "transfer": s.transfer.id if s.transfer is not None else None,
                         "job": s.job.instance_id if s.job is not None else None,
-                    } for s in self.engine.syncs]})
+                    } for s in self.engine.syncs],
+                    "replication_groups": self.engine.groups.describe()})
         return out
 
     def is_mutating(self, request: web.Request, body: bytes) -> bool:
@@ -408,6 +461,9 @@ class SmisArray(ArrayBase):
                                      "intrinsic": intrinsic}
         if params:
             details["cim_params"] = params
+        devices = cimxml.devices_named(body) if not intrinsic else []
+        if devices:
+            details["cim_devices"] = devices
         return details
 
     def fault_response(self, status: int) -> web.StreamResponse:
@@ -479,13 +535,14 @@ class SmisArray(ArrayBase):
             return self._refuse(400, "header-mismatch", f"CIMMethod header {header_method!r} != {req.name!r}")
         host = request.host or HOST
         try:
-            if req.namespace.lower() != self.namespace.lower():
-                raise CIMFault(CIM_ERR_INVALID_NAMESPACE, f"namespace {req.namespace} does not exist "
-                                                          f"(this provider serves {self.namespace})")
+            provider = self.providers.get(req.namespace.strip("/").lower())
+            if provider is None:
+                raise CIMFault(CIM_ERR_INVALID_NAMESPACE, f"namespace {req.namespace} does not exist (this server "
+                                                          f"has {self.namespace} and {self.interop_namespace})")
             if req.intrinsic:
-                inner = self.provider.intrinsic(req, host)
+                inner = provider.intrinsic(req, host)
             else:
-                inner = await self.provider.invoke(req, host)
+                inner = await provider.invoke(req, host)
         except CIMFault as exc:
             inner = cimxml.error_xml(exc.code, exc.description)
         except Exception as exc:  # pylint: disable=broad-except

@@ -203,6 +203,53 @@ def _param(element: ET.Element) -> Param:
     raise _invalid(f"{element.tag} {name}: unexpected {tag}")
 
 
+def _property(element: ET.Element) -> Param:
+    """A PROPERTY / PROPERTY.ARRAY / PROPERTY.REFERENCE of an INSTANCE; ``paramtype`` is its TYPE."""
+    name = element.get("NAME")
+    if not name:
+        raise _invalid(f"{element.tag} without NAME")
+    values = [child for child in element if child.tag != "QUALIFIER"]
+    if len(values) > 1:
+        raise _invalid(f"{element.tag} {name}: more than one value")
+    cimtype = "reference" if element.tag == "PROPERTY.REFERENCE" else element.get("TYPE")
+    if not values:
+        return Param(name, "null", None, cimtype)
+    child = values[0]
+    expected = {"PROPERTY": "VALUE", "PROPERTY.ARRAY": "VALUE.ARRAY", "PROPERTY.REFERENCE": "VALUE.REFERENCE"}
+    if child.tag != expected[element.tag]:
+        raise _invalid(f"{element.tag} {name}: unexpected {child.tag}")
+    if child.tag == "VALUE":
+        return Param(name, "value", child.text or "", cimtype)
+    if child.tag == "VALUE.ARRAY":
+        return Param(name, "array", [None if v.tag == "VALUE.NULL" else (v.text or "") for v in child], cimtype)
+    return Param(name, "ref", _reference(child), cimtype)
+
+
+def named_instance(element: ET.Element) -> tuple[pywbem.CIMInstanceName, str, dict[str, Param]]:
+    """A VALUE.NAMEDINSTANCE (ModifyInstance): (path, the INSTANCE's class, its properties by lower-case name).
+
+    Property values stay untyped (``Param`` with kind value / array / ref / null, ``paramtype`` = TYPE);
+    the caller types them by the class declaration. Raises BadRequest for what is not one.
+    """
+    if element.tag != "VALUE.NAMEDINSTANCE":
+        raise _invalid(f"expected VALUE.NAMEDINSTANCE, got {element.tag}")
+    path = _instancename(_one(element, "INSTANCENAME"))
+    instance = _one(element, "INSTANCE")
+    classname = instance.get("CLASSNAME")
+    if not classname:
+        raise _invalid("INSTANCE without CLASSNAME")
+    properties: dict[str, Param] = {}
+    for child in instance:
+        if child.tag in ("PROPERTY", "PROPERTY.ARRAY", "PROPERTY.REFERENCE"):
+            prop = _property(child)
+            if prop.name.lower() in properties:
+                raise _invalid(f"property {prop.name} given twice")
+            properties[prop.name.lower()] = prop
+        elif child.tag != "QUALIFIER":
+            raise _invalid(f"unexpected {child.tag} in INSTANCE")
+    return path, classname, properties
+
+
 def parse_request(body: bytes) -> Request:
     """Decode a SIMPLEREQ message; raise BadRequest for what is not one."""
     head = body[:2048].lower()
@@ -256,11 +303,18 @@ def quick_peek(body: bytes) -> tuple[str, bool, dict[str, str]]:
     if not match:
         return "", True, {}
     params = {}
-    for name in ("Operation", "SyncType", "Mode", "CopyType", "ReplicationType", "RequestedState"):
+    for name in ("Operation", "SyncType", "Mode", "CopyType", "ReplicationType", "RequestedState", "GroupName"):
         found = re.search(r'<PARAMVALUE\s+NAME="' + name + r'"[^>]*>\s*<VALUE>([^<]*)</VALUE>', text)
         if found:
             params[name] = found.group(1)
     return match.group(2), match.group(1) == "IMETHODCALL", params
+
+
+def devices_named(body: bytes) -> list[str]:
+    """The DeviceID key values of the references a method call names (its volumes and synchronizations), in
+    order, for the request log: which objects a call acted on."""
+    text = body[:65536].decode("utf-8", "replace")
+    return re.findall(r'<KEYBINDING\s+NAME="DeviceID"\s*>\s*<KEYVALUE[^>]*>([^<]*)</KEYVALUE>', text)
 
 
 # typing of parameter values -------------------------------------------------------------------

@@ -5,7 +5,7 @@ the fabric, host access, capability queries); ``GenericEngine`` (``generic.py``)
 implements the SNIA Replication Services profile for local mirrors, clones and
 snapshots and ``TpdEngine`` (``tpd.py``) the restricted HPE 3PAR provider
 (physical and virtual copies, legacy Copy Services plus its ReplicationService
-subset).
+subset). Both serve replication groups (``groups.py``: CreateGroup, DeleteGroup).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import typing as t
 import pywbem
 
 from .cimxml import CIM_ERR_METHOD_NOT_AVAILABLE, CIM_ERR_NOT_FOUND, CIMFault
+from .groups import Groups
 from .model import (JS_COMPLETED, JS_EXCEPTION, JS_TERMINATED, MN_CREATE_ELEMENT_REPLICA,
                     MN_MODIFY_REPLICA_SYNCHRONIZATION, OP_REVERSE_ROLES, OS_ABORTED, OS_COMPLETED, OS_ERROR, OS_OK,
                     RC_FAILED, RC_INVALID, RC_INVALID_TRANSITION, RC_JOB, RC_NOT_SUPPORTED, RC_OK, RC_TIMEOUT,
@@ -46,6 +47,7 @@ class Engine:
         self.array = array
         self.syncs: list[Sync] = []
         self.jobs: dict[str, Job] = {}
+        self.groups = Groups(array)
 
     @property
     def fabric(self):  # type: ignore[no-untyped-def]
@@ -59,6 +61,8 @@ class Engine:
         return {
             ("ReplicationService", "createelementreplica"): self.create_element_replica,
             ("ReplicationService", "modifyreplicasynchronization"): self.modify_replica_synchronization,
+            ("ReplicationService", "creategroup"): self.groups.create_group,
+            ("ReplicationService", "deletegroup"): self.groups.delete_group,
             ("ReplicationServiceCapabilities", "getsupportedoperations"): self.get_supported_operations,
             ("ReplicationServiceCapabilities", "getsupportedoperationsforsynchronization"):
                 self.get_supported_operations_for_synchronization,
@@ -129,7 +133,7 @@ class Engine:
     def new_job(self, owner: Service, method: str, description: str, sync: Sync,
                 affected: list[tuple[t.Any, list[int]]]) -> Job:
         job = Job(self.array.name, method, description, owner, self.now(), self.array.job_retention,
-                  self.array.faults.take_job_failure())
+                  self.array.faults.take_job_failure(f"{method} {description}"))
         job.sync = sync
         job.affected = affected
         sync.job = job

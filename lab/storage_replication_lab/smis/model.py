@@ -366,3 +366,24 @@ class Assoc:
         self.suffix = suffix
         self.roles = roles
         self.props = props or {}
+
+
+class Group:
+    """A CIM_ReplicationGroup: a named, ordered set of the array's volumes (CreateGroup / DeleteGroup).
+
+    ``name`` is its ElementName (unique on the system, fixed for its life); ``members`` are in
+    AssignedSequence order. Description and the three flags change with ModifyInstance.
+    """
+
+    suffix = "ReplicationGroup"
+
+    def __init__(self, instance_id: str, name: str, members: list[SVolume], flags: dict[str, bool | None],
+                 created: float) -> None:
+        self.instance_id = instance_id
+        self.name = name
+        self.members = members
+        self.description: str | None = None
+        self.persistent = flags.get("Persistent")
+        self.delete_on_empty = flags.get("DeleteOnEmptyElement")
+        self.delete_on_unassociated = flags.get("DeleteOnUnassociated")
+        self.created = created

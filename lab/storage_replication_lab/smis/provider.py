@@ -3,8 +3,18 @@
 Instances are rendered from the live model on every request (nothing is cached,
 so CopyState, PercentComplete and digests are always current). Association
 instances (HostedService, SystemDevice, ElementCapabilities, AffectedJobElement,
-OwningJobElement and the StorageSynchronized pairs) are computed from the model
-too, and navigation (Associators, References, ...) follows them.
+OwningJobElement, the StorageSynchronized pairs and the replication groups'
+HostedCollection and OrderedMemberOfCollection) are computed from the model too,
+and navigation (Associators, References, ...) follows them. The only instances a
+client writes are replication groups (ModifyInstance, see ``groups.py``) and
+finished jobs (DeleteInstance).
+
+One ``Provider`` serves one namespace. The implementation namespace's is this
+class; the interop namespace's is ``interop.InteropProvider``, a subclass. An
+object lives in one namespace (``home``: its ``home_ns``, else the
+implementation namespace): paths and instances of it are rendered by that
+namespace's provider, and a reference into the other namespace resolves there,
+so associations may cross namespaces (CIM_ElementConformsToProfile).
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ import pywbem
 
 from . import cimxml
 from .cimxml import (CIM_ERR_INVALID_CLASS, CIM_ERR_INVALID_PARAMETER, CIM_ERR_METHOD_NOT_FOUND, CIM_ERR_NOT_FOUND,
-                     CIM_ERR_NOT_SUPPORTED, CIM_ERR_FAILED, CIMFault, OutParam, Param, Request)
-from .model import Assoc, Capabilities, Job, Service, SVolume, Sync, System, cim_interval, cim_time
+                     CIM_ERR_NOT_SUPPORTED, CIM_ERR_FAILED, CIM_ERR_TYPE_MISMATCH, BadRequest, CIMFault, OutParam,
+                     Param, Request)
+from .model import Assoc, Capabilities, Group, Job, Service, SVolume, Sync, System, cim_interval, cim_time
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from . import SmisArray
@@ -44,11 +55,12 @@ _INTRINSIC: dict[str, dict[str, str]] = {
     "enumeratequalifiers": {},
     "getqualifier": {"qualifiername": "string"},
     "deleteinstance": {"instancename": "instancename"},
+    "modifyinstance": {"modifiedinstance": "namedinstance", "includequalifiers": "bool", "propertylist": "strings"},
 }
 _REQUIRED = {"getinstance": "instancename", "enumerateinstances": "classname", "enumerateinstancenames": "classname",
              "associators": "objectname", "associatornames": "objectname", "references": "objectname",
              "referencenames": "objectname", "getclass": "classname", "getqualifier": "qualifiername",
-             "deleteinstance": "instancename"}
+             "deleteinstance": "instancename", "modifyinstance": "modifiedinstance"}
 MUTATING_INTRINSIC = ("deleteinstance", "createinstance", "modifyinstance", "setproperty", "createclass",
                       "modifyclass", "deleteclass", "setqualifier", "deletequalifier")
 
@@ -70,14 +82,24 @@ class Provider:
 
     # naming --------------------------------------------------------------------------------
     def classname(self, obj: t.Any) -> str:
-        return self.prefix + obj.suffix
+        """Interop objects and cross-namespace links name their class; the array's objects take its prefix."""
+        return getattr(obj, "cim_class", "") or self.prefix + obj.suffix
+
+    def home(self, obj: t.Any) -> Provider:
+        """The provider of the namespace ``obj`` lives in: its ``home_ns`` (interop objects and
+        cross-namespace associations), else the implementation namespace."""
+        namespace = getattr(obj, "home_ns", None) or self.array.namespace
+        if namespace.lower() == self.namespace.lower():
+            return self
+        return self.array.providers[namespace.lower()]
 
     def objects(self) -> list[t.Any]:
         """Every instance of the namespace, association instances included."""
         array = self.array
         engine = array.engine
         out: list[t.Any] = [array.system, *array.services, *array.capabilities, *array.volumes.values(),
-                            *engine.syncs, *engine.jobs.values()]
+                            *engine.syncs, *engine.jobs.values(), *engine.groups.groups,
+                            *engine.groups.associations(), *array.interop.links_in(self.namespace)]
         for svc in array.services:
             out.append(Assoc("HostedService", {"Antecedent": array.system, "Dependent": svc}))
         for vol in array.volumes.values():
@@ -97,6 +119,8 @@ class Provider:
             return self.array.volumes.get(obj.device_id) is obj
         if isinstance(obj, Sync):
             return obj in self.array.engine.syncs
+        if isinstance(obj, Group):
+            return self.array.engine.groups.alive(obj)
         return True
 
     @staticmethod
@@ -118,13 +142,16 @@ class Provider:
         if isinstance(obj, SVolume):
             return {"SystemCreationClassName": self.classname(system), "SystemName": system.name,
                     "CreationClassName": self.classname(obj), "DeviceID": obj.device_id}
-        if isinstance(obj, (Capabilities, Job)):
+        if isinstance(obj, (Capabilities, Job, Group)):
             return {"InstanceID": obj.instance_id}
         roles = self.roles(obj)
         assert roles is not None
         return dict(roles)
 
     def path(self, obj: t.Any, host: str | None = None) -> pywbem.CIMInstanceName:
+        home = self.home(obj)
+        if home is not self:
+            return home.path(obj, host)
         keys = {name: (self.path(value, host) if not isinstance(value, (str, int)) else value)
                 for name, value in self.raw_keys(obj).items()}
         return pywbem.CIMInstanceName(self.classname(obj), keybindings=keys, namespace=self.namespace, host=host)
@@ -138,8 +165,10 @@ class Provider:
         """
         if not isinstance(path, pywbem.CIMInstanceName):
             return None
-        if path.namespace and path.namespace.strip("/").lower() != self.namespace.lower():
-            return None
+        namespace = (path.namespace or "").strip("/").lower()
+        if namespace and namespace != self.namespace.lower():  # a reference into the server's other namespace
+            other = self.array.providers.get(namespace)
+            return None if other is None else other.resolve(path, None, memo)
         if not self.schema.has(path.classname):
             return None
         given = {name.lower(): value for name, value in path.keybindings.items()}
@@ -197,6 +226,8 @@ class Provider:
                     "StartTime": cim_time(obj.submitted), "ElapsedTime": cim_interval(end - obj.submitted),
                     "TimeOfLastStateChange": cim_time(obj.changed), "TimeBeforeRemoval": cim_interval(obj.retention),
                     "DeleteOnCompletion": False, "Owner": array.username}
+        if isinstance(obj, Group):
+            return array.engine.groups.properties(obj)
         if isinstance(obj, Assoc):
             return dict(obj.props)
         return {}
@@ -222,6 +253,9 @@ class Provider:
 
     def instance(self, obj: t.Any, host: str, property_list: set[str] | None = None,
                  only: set[str] | None = None) -> pywbem.CIMInstance:
+        home = self.home(obj)
+        if home is not self:
+            return home.instance(obj, host, property_list, only)
         path = self.path(obj, host)
         values = dict(path.keybindings)
         values.update(self.properties(obj))
@@ -251,6 +285,13 @@ class Provider:
                 if param.kind not in ("instancename", "classname"):
                     raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"{param.name} must be an INSTANCENAME or CLASSNAME")
                 out[key] = param.value
+            elif kind == "namedinstance":
+                if param.kind != "object" or param.value.tag != "VALUE.NAMEDINSTANCE":
+                    raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"{param.name} must be a VALUE.NAMEDINSTANCE")
+                try:
+                    out[key] = cimxml.named_instance(param.value)
+                except BadRequest as exc:
+                    raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"{param.name}: {exc.message}") from None
             elif kind == "strings":
                 if param.kind != "array":
                     raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"{param.name} must be a VALUE.ARRAY")
@@ -333,13 +374,9 @@ class Provider:
             obj = self._object(p["instancename"], pool)
             return cimxml.ireturn([cimxml.instance_xml(self.instance(obj, host, plist))])
         if op == "deleteinstance":
-            obj = self._object(p["instancename"], pool)
-            if not isinstance(obj, Job):
-                raise CIMFault(CIM_ERR_NOT_SUPPORTED, f"instances of {self.classname(obj)} cannot be deleted")
-            if not obj.terminal:
-                raise CIMFault(CIM_ERR_FAILED, f"job {obj.instance_id} is still running; terminate it first")
-            self.array.engine.jobs.pop(obj.instance_id, None)
-            return ""
+            return self._delete_instance(p, pool)
+        if op == "modifyinstance":
+            return self._modify_instance(p, pool, host)
         obj = self._object(p["objectname"], pool)
         if op in ("references", "referencenames"):
             result_class = self._filter_class(p["resultclass"], "ResultClass")
@@ -359,7 +396,7 @@ class Provider:
             for name, other in (self.roles(assoc) or {}).items():
                 if name == role or (result_role and result_role.lower() != name.lower()):
                     continue
-                if result_class and not schema.is_a(self.classname(other), result_class):
+                if result_class and not self.home(other).schema.is_a(self.classname(other), result_class):
                     continue
                 if all(other is not f for f in found):
                     found.append(other)
@@ -367,39 +404,79 @@ class Provider:
             return cimxml.ireturn(cimxml.object_path_xml(self.path(o, host)) for o in found)
         return cimxml.ireturn(cimxml.object_with_path_xml(self.instance(o, host, plist)) for o in found)
 
+    def _delete_instance(self, p: dict[str, t.Any], pool: list[t.Any]) -> str:
+        """DeleteInstance: finished jobs only."""
+        obj = self._object(p["instancename"], pool)
+        if not isinstance(obj, Job):
+            raise CIMFault(CIM_ERR_NOT_SUPPORTED, f"instances of {self.classname(obj)} cannot be deleted")
+        if not obj.terminal:
+            raise CIMFault(CIM_ERR_FAILED, f"job {obj.instance_id} is still running; terminate it first")
+        self.array.engine.jobs.pop(obj.instance_id, None)
+        return ""
+
+    def _modify_instance(self, p: dict[str, t.Any], pool: list[t.Any], host: str) -> str:
+        """ModifyInstance: replication groups only (the rules are in ``groups.py``).
+
+        Without a PropertyList the properties ModifiedInstance carries are designated, with one those it
+        names (a designated property the instance lacks becomes NULL); properties are typed by the class.
+        """
+        path, classname, given = p["modifiedinstance"]
+        if classname.lower() != path.classname.lower():
+            raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"ModifiedInstance: the instance is a {classname}, "
+                                                      f"its path names a {path.classname}")
+        obj = self._object(path, pool)
+        if not isinstance(obj, Group):
+            raise CIMFault(CIM_ERR_NOT_SUPPORTED, f"instances of {self.classname(obj)} cannot be modified")
+        decls = {name.lower(): decl for name, decl in self.schema.cls(self.classname(obj)).properties.items()}
+        plist = p["propertylist"]
+        for key in set(given) | (plist or set()):
+            if key not in decls:
+                name = given[key].name if key in given else key
+                raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"class {self.classname(obj)} has no property {name}")
+        designated = {key: decls[key].name for key in (given if plist is None else plist)}
+        values = {}
+        for key in designated:
+            if key in given:
+                values[key] = self._convert(given[key], decls[key], "property", CIM_ERR_TYPE_MISMATCH)
+        current = {name.lower(): prop.value for name, prop in self.instance(obj, host).properties.items()}
+        self.array.engine.groups.modify(obj, current, values, designated)
+        return ""
+
     # extrinsic methods ---------------------------------------------------------------------------
     @staticmethod
-    def _convert(param: Param, decl: pywbem.CIMParameter) -> t.Any:
+    def _convert(param: Param, decl: pywbem.CIMParameter | pywbem.CIMProperty, what: str = "parameter",
+                 code: int = CIM_ERR_INVALID_PARAMETER) -> t.Any:
+        """The value of a method parameter (or, ``what="property"``, an instance property) typed by its
+        declaration; a value that does not fit it is a CIMFault of ``code``."""
         name = decl.name
         if param.kind == "null":
             return None
         declared = decl.type
         if param.paramtype and param.paramtype.lower() != declared:
-            raise CIMFault(CIM_ERR_INVALID_PARAMETER,
-                           f"parameter {name}: sent as {param.paramtype}, declared {declared}"
-                           f"{'[]' if decl.is_array else ''}")
+            raise CIMFault(code, f"{what} {name}: sent as {param.paramtype}, declared {declared}"
+                                 f"{'[]' if decl.is_array else ''}")
         if declared == "reference":
             if decl.is_array:
+                if param.kind == "array" and not param.value:
+                    return []  # pywbem sends an empty list as an untyped <VALUE.ARRAY/>
                 if param.kind != "refarray":
-                    raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"parameter {name} must be an array of references")
+                    raise CIMFault(code, f"{what} {name} must be an array of references")
                 return list(param.value)
-            if param.kind == "instancename":
-                return param.value
-            if param.kind != "ref":
-                raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"parameter {name} must be a reference")
+            if param.kind not in ("ref", "instancename"):
+                raise CIMFault(code, f"{what} {name} must be a reference")
             return param.value
         if decl.is_array:
             if param.kind != "array":
-                raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"parameter {name} must be an array of {declared}")
+                raise CIMFault(code, f"{what} {name} must be an array of {declared}")
             texts = param.value
         else:
             if param.kind != "value":
-                raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"parameter {name} must be a single {declared}")
+                raise CIMFault(code, f"{what} {name} must be a single {declared}")
             texts = [param.value]
         try:
             values = [None if v is None else cimxml.typed_scalar(v, declared) for v in texts]
         except (ValueError, TypeError) as exc:
-            raise CIMFault(CIM_ERR_INVALID_PARAMETER, f"parameter {name}: {exc}") from None
+            raise CIMFault(code, f"{what} {name}: {exc}") from None
         return values if decl.is_array else values[0]
 
     @staticmethod

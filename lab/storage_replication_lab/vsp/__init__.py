@@ -8,7 +8,9 @@ Paths
     (``/v1/objects/storages/<storageDeviceId>/<type>...``; another id -> 404
     ``KART30013-E``). Object ids are comma-joined and may come raw or as ``%2C``.
     ``.../actions/<name>/invoke`` takes POST and PUT; ``GET .../actions/<name>``
-    returns a template ``{"name", "parameters"}``.
+    returns a template ``{"name", "parameters"}``. The resource-group lock is
+    ``services/resource-group-service/actions/{lock,unlock}/invoke``, served under
+    ``/v1/services/``, ``/v1/objects/services/`` and the scoped objects path.
 
 Sessions
     ``POST sessions`` with Basic auth -> 200 ``{"token", "sessionId"}``. Every
@@ -22,7 +24,7 @@ Sessions
     create with wrong credentials -> 401 + ``Basic realm="Block storage"``. The
     65th live session -> 503 ``KART00003-E``. ``DELETE sessions/<id>`` -> 200
     ``{"sessionId"}``; ``GET sessions[/<id>]`` (keep-alive probe) -> 200. Session
-    create/delete and every GET are not "mutating" in the lab's request log.
+    create/delete, lock/unlock and every GET are not "mutating" in the lab's request log.
 
 Jobs
     POST/PUT/PATCH/DELETE answer 202 with the job object of §9. A job is
@@ -30,29 +32,100 @@ Jobs
     (the change is applied), and ``Completed`` ``job_seconds / 2`` later, except:
     without ``Job-Mode-Wait-Configuration-Change: NoWait`` a pair job stays
     ``Running`` until its pairs leave COPY/RCPY (it ends ``Failed`` with
-    ``KART70000-E`` when a pair did not reach its target, e.g. went PSUE). Jobs run
+    ``KART30000-E`` when a pair did not reach its target, e.g. went PSUE). Jobs run
     one at a time (``serial_jobs``), so a job waiting for a copy holds the jobs
     behind it in ``Queued`` (the stall the fact sheet warns about).
     ``Response-Job-Status: Completed`` holds the reply until the job completes (at
     most ``Response-Max-Wait`` seconds, else the ``max_hold`` setting); the reply
     is still 202 with the job body. The history keeps the last ``job_history``
     (3000) jobs. The generic ``fail_jobs`` fault fails the next jobs (state
-    ``Failed``, ``KART70000-E``, or ``fail_job_code`` when it starts with ``KART``).
+    ``Failed``, ``KART30000-E`` with SSB1 ``fail_job_code`` or ``2E00``, or the
+    ``fail_job_code`` itself when it starts with ``KART``).
 
 Errors
     Synchronous errors are the §9 error object as the whole body:
     400 ``KART30004-E`` (bad header, query or body, unknown body field such as
     ``muNumber`` or ``isQuickModeEnabled``), 401 ``KART00002-E``, 404 ``KART30013-E``
     (object does not exist) or ``KART00004-E`` (no such URL), 405 ``KART00005-E``,
-    412 ``KART30090-E`` (action not allowed in the pair status), 503 ``KART00003-E``.
+    412 ``KART30090-E`` (action not allowed in the pair status), 503 ``KART00003-E``
+    (busy) or ``KART40052-E`` (resources locked by another session). Every error
+    object carries ``solutionType``: ``RETRY`` for a 503, else ``SEE_ERROR_DETAIL``.
     Storage-side failures end the job ``Failed`` with ``job.error`` =
-    ``KART70000-E`` + ``errorCode {SSB1, SSB2}``: duplicate pair name, LDEV
-    undefined / in another pair / of another size, MU in use, copy group already
-    there (``isNewGroupCreation: true``) or missing (``false``), pool missing. An
-    action refused for the pair status is a synchronous 412 by default; with the
-    setting ``invalid_state_reply: job`` it is a 202 job that ends ``Failed`` with
-    the same error object. Injected 5xx answers are the error object, or an HTML
-    page with ``html_errors: true``.
+    ``KART30000-E``, message ``An error occurred in the storage system. (message =
+    <the storage's text>)``, cause ``An error occurred during execution of a RAID
+    Manager command.`` and ``errorCode {SSB1, SSB2}``. An action refused for the
+    pair status is a synchronous 412 by default; with the setting
+    ``invalid_state_reply: job`` it is a 202 job that ends ``Failed`` with the same
+    error object. Injected 5xx answers are the error object, or an HTML page with
+    ``html_errors: true``.
+
+    Codes per failure. Sources: [HCS] Hitachi Command Suite Configuration Manager
+    REST API Reference, "Error object" (storage-side example: ``KART30000-E``, "An
+    error occurred in the storage system. (message = ...)"); [SAE] Storage Advisor
+    Embedded guide MK-97HM85022, "Error object" (``KART70000-E`` + SSB, for the
+    ``/simple/v1`` API); [CIN] OpenStack Cinder's Hitachi driver (hbsd_rest_api.py:
+    ``LDEV_ALREADY_DEFINED``, ``NO_AVAILABLE_LDEV_ID``, ``_REST_LOCKED_ERRORS``,
+    ``_MSGID_*``, ``MSGID_SPECIFIED_OBJECT_DOES_NOT_EXIST``; hbsd_horcm.py:
+    ``INTERCEPT_LDEV_SSB``, ``INVALID_LUN_SSB``); [VSP1] Hitachi's vspone_block
+    collection (keys on ``KART30000-E`` and on the text "Another copy pair might
+    already be using the specified LDEV"); [sheet] specs/vsp-rest.md; [lab] no public
+    source gives a code: the lab's own choice, kept stable.
+
+    ======================================  ===========  ==========  ===============
+    Failure                                 messageId    SSB1/SSB2   Source
+    ======================================  ===========  ==========  ===============
+    any storage-side job failure            KART30000-E  (below)     HCS, VSP1
+    LDEV already defined (POST ldevs)       KART30000-E  2E22/0001   CIN (no retry)
+    no undefined LDEV id in the range       KART30000-E  2E11/2209   CIN (no retry)
+    LDEV not defined (delete, relabel,      KART30000-E  2E20/0000   CIN (raidcom
+    P-VOL / S-VOL of a new pair)                                     delete ldev);
+                                                                     pairs: lab
+    pool does not exist (POST ldevs)        KART30000-E  2E10/9A70   lab
+    pool full / over subscription limit     KART30000-E  2E10/9A71   lab
+    pair name taken in the copy group       KART30000-E  2E11/9A05   sheet text; lab
+    LDEV in another pair, paired LDEV       KART30000-E  2E10/9A23   VSP1 text; lab
+    deleted, P-VOL = S-VOL, cascade
+    S-VOL size differs from the P-VOL       KART30000-E  2E21/9A31   lab
+    MU number taken / none free             KART30000-E  2E10/9A40   lab
+    copy group exists (isNewGroupCreation   KART30000-E  2E11/9A07   lab
+    true), P and S DG names equal
+    copy group missing (false), DGs differ  KART30000-E  2E10/9A08   lab
+    copy failed, pair went PSUE             KART30000-E  2E31/9A60   lab
+    fail_jobs fault                         KART30000-E  2E00/0000   lab
+    object does not exist (404)             KART30013-E  -           CIN, sheet
+    server busy, 65th session (503)         KART00003-E  -           CIN, sheet
+    lock not obtained (lock job)            KART40050-E  -           CIN
+    write while another session locks (503) KART40052-E  -           CIN
+    action not allowed in the pair status   KART30090-E  -           lab (412: sheet)
+    bad request (400)                       KART30004-E  -           lab
+    invalid / expired token (401)           KART00002-E  -           lab
+    no such URL (404) / method (405)        KART00004-E  -           lab
+                                            KART00005-E
+    ======================================  ===========  ==========  ===============
+
+    ``KART70000-E`` is what the ``/simple`` API reports [SAE]; the objects API the
+    lab serves reports ``KART30000-E`` [HCS]. The SSB pairs of ShadowImage refusals
+    appear in no public source; the lab's pairs are distinct per failure.
+
+Objects and fields (``fields.py``, ``pool.py``)
+    ``fields.OBJECTS`` lists every object the lab serves with its documented fields,
+    those it serves (some in certain states only) and those it leaves out;
+    ``docs/docsite/rst/lab.rst`` carries the table it renders and a unit test reads
+    each object from a running lab against it. Pools carry MK-98RD9014's HDP pool
+    attributes with values from the lab's state (``pool.py``); sessions
+    ``lastAccessedTime``; the storage list names the SVP (VSP 5000) or the two
+    controllers (E, G/F series).
+
+Resource lock (``lock.py``)
+    One lock per array, held by a session: ``lock`` (body ``{"parameters":
+    {"waitTime": 0-7200}}``, default 0; else 400) and ``unlock`` (no parameters) are
+    jobs. Locking again as the holder, and unlocking without the lock, succeed. A
+    lock held by another session keeps the job ``Running`` (outside the serial queue)
+    up to ``waitTime`` s of lab clock, then it ends ``Failed`` with ``KART40050-E``.
+    Deleting or the expiry of the holder's session frees the lock. While it is held,
+    other sessions' writes to objects and actions are refused: 503 ``KART40052-E``
+    (session create/delete, GETs, lock and unlock are not). ``GET /_lab/arrays/<name>``
+    shows ``lock_holder`` (a session id or null).
 
 ShadowImage (``shadowimage.py``)
     create -> COPY -> PAIR (``autoSplit`` -> PSUS/SSUS after the copy; with
@@ -95,8 +168,12 @@ Settings (``PATCH /_lab/arrays/<name>/settings``, or ``settings:`` in the topolo
 
 Topology
     ``storage_device_id`` (else the model prefix + the 6-digit serial), ``model``
-    ("VSP G900"), ``serial``, ``pools: [{id, name, size}]``, ``ldevs: [{id | id_base
-    + count, size, pool, data_blocks, label}]``, ``settings: {...}``.
+    ("VSP G900"), ``serial``, ``pools: [{id, name, size, warning_threshold (70),
+    depletion_threshold (80), subscription_limit (-1: unlimited, else % of the size
+    the DP-VOLs may locate), pool_volume}]`` (the pool record: ``pool.py``),
+    ``ldevs: [{id | id_base + count, size, pool, data_blocks, label}]``,
+    ``settings: {...}``. A new LDEV is refused in a full pool or beyond the
+    subscription limit.
 """
 
 from __future__ import annotations
@@ -112,7 +189,9 @@ from ..fabric import parse_size
 from ..array import READ_METHODS, ArrayBase
 from ..simulators import SIMULATORS
 from ..topology import expand_items
-from .model import E_BUSY, E_STORAGE, MAX_LDEV_ID, SSB, Job, Ldev, Pool, Session, VspError, storage_error
+from .lock import ResourceLock
+from .model import E_BUSY, E_STORAGE, MAX_LDEV_ID, SSB, Job, Ldev, Session, VspError, storage_error
+from .pool import Pool
 from .shadowimage import ShadowImage
 
 MODEL_PREFIX = {"VSP G900": "886000", "VSP F900": "886000", "VSP G700": "886000", "VSP G370": "886000",
@@ -159,7 +238,7 @@ class Vsp(ArrayBase):
         self.pools: dict[int, Pool] = {}
         for pool in spec.get("pools") or [{"id": 0, "name": "pool0", "size": "100TiB"}]:
             self.pools[int(pool["id"])] = Pool(int(pool["id"]), str(pool.get("name", f"pool{pool['id']}")),
-                                               parse_size(pool.get("size", "100TiB")))
+                                               parse_size(pool.get("size", "100TiB")), pool)
         self.ldevs: dict[int, Ldev] = {}
         self.si = ShadowImage(self)
         for item in expand_items(spec.get("ldevs"), key="id"):
@@ -173,6 +252,7 @@ class Vsp(ArrayBase):
         self.queue: collections.deque[Job] = collections.deque()
         self.current: Job | None = None
         self.waiting: set[Job] = set()
+        self.lock = ResourceLock(self)
         self.fabric.hooks.append(self._tick)
 
     # lab hooks -------------------------------------------------------------------------------
@@ -187,6 +267,7 @@ class Vsp(ArrayBase):
         if request.method in READ_METHODS:
             return False
         parts = [p for p in request.path.split("/") if p]
+        # the resource-group lock counts: while it is held, no other session may change anything
         if parts[:3] == ["ConfigurationManager", "v1", "objects"]:
             parts = parts[3:]
             if len(parts) >= 3 and parts[0] == "storages":
@@ -248,10 +329,12 @@ class Vsp(ArrayBase):
             "pairs": {p.pair_id: p.lab_state() for p in self.si.pairs()},
             "settings": {key: getattr(self, key) for key in SETTINGS},
         })
+        out.update(self.lock.describe())
         return out
 
     def _tick(self, now: float) -> None:
         self.si.tick(now)
+        self.lock.settle()
 
     # LDEVs -------------------------------------------------------------------------------------
     def define_ldev(self, ldev_id: int, size: int, pool_id: int | None, label: str = "") -> Ldev:
@@ -268,18 +351,22 @@ class Vsp(ArrayBase):
     def create_ldev(self, spec: dict[str, t.Any]) -> Ldev:
         """``POST ldevs`` inside its job."""
         pool_id = int(spec["poolId"])
-        if pool_id not in self.pools:
+        pool = self.pools.get(pool_id)
+        if pool is None:
             raise storage_error(f"The specified pool ({pool_id}) does not exist.", "pool")
         if spec.get("ldevId") is not None:
             ldev_id = int(spec["ldevId"])
             if ldev_id in self.ldevs:
-                raise storage_error(f"The specified LDEV ({ldev_id}) is already defined.", "ldev_in_use")
+                raise storage_error(f"The specified LDEV ({ldev_id}) is already defined.", "ldev_defined")
         else:
             first = int(spec.get("startLdevId") or 0)
             last = int(spec["endLdevId"]) if spec.get("endLdevId") is not None else MAX_LDEV_ID
             ldev_id = next((i for i in range(first, last + 1) if i not in self.ldevs), -1)
             if ldev_id < 0:
-                raise storage_error(f"No undefined LDEV id is left between {first} and {last}.", "ldev_in_use")
+                raise storage_error(f"No undefined LDEV id is left between {first} and {last}.", "no_ldev_id")
+        refusal = pool.refusal(self.pool_ldevs(pool), int(spec["size"]))
+        if refusal is not None:
+            raise storage_error(refusal, "pool_full")
         return self.define_ldev(ldev_id, int(spec["size"]), pool_id)
 
     def delete_ldev(self, ldev: Ldev) -> None:
@@ -289,22 +376,32 @@ class Vsp(ArrayBase):
         self.ldevs.pop(ldev.ldev_id, None)
         self.fabric.drop_volume(ldev.volume)
 
-    def pool_used(self, pool: Pool) -> int:
-        return sum(ldev.volume.used for ldev in self.ldevs.values() if ldev.pool_id == pool.pool_id)
+    def pool_ldevs(self, pool: Pool) -> list[Ldev]:
+        """The DP-VOLs located in ``pool``."""
+        return [ldev for ldev in self.ldevs.values() if ldev.pool_id == pool.pool_id]
 
     # sessions ----------------------------------------------------------------------------------
     def purge_sessions(self) -> None:
         now = self.clock.now()
-        for sid in [sid for sid, s in self.sessions.items() if s.expired(now, self.alive_time_scale)]:
+        expired = [sid for sid, s in self.sessions.items() if s.expired(now, self.alive_time_scale)]
+        for sid in expired:
             del self.sessions[sid]
+        if expired:
+            self.lock.settle()
 
-    def login(self, alive_time: int, auth_timeout: int) -> Session:
+    def logout(self, session_id: int) -> None:
+        """``DELETE sessions/<id>``: the session ends, and with it its resource-group lock."""
+        self.sessions.pop(session_id, None)
+        self.lock.settle()
+
+    def login(self, alive_time: int, auth_timeout: int, ip_address: str = "127.0.0.1") -> Session:
         self.purge_sessions()
         if len(self.sessions) >= self.max_sessions:
             raise VspError(503, E_BUSY, f"The number of sessions has reached the maximum ({self.max_sessions}).",
                            "Too many sessions are in use.",
                            "Delete sessions that are no longer needed, or wait until they time out.")
-        session = Session(secrets.token_hex(24), self.username, alive_time, auth_timeout, self.clock.now())
+        session = Session(secrets.token_hex(24), self.username, alive_time, auth_timeout, self.clock.now(),
+                          ip_address)
         self.sessions[session.session_id] = session
         return session
 
@@ -344,8 +441,8 @@ class Vsp(ArrayBase):
             if code.startswith("KART"):
                 error = VspError(500, code, message)
             else:
-                error = VspError(500, E_STORAGE, message, "The job failed (injected by the lab).", "",
-                                 (code or SSB["injected"][0], SSB["injected"][1]))
+                error = storage_error(message, "injected")
+                error.ssb = (code or SSB["injected"][0], SSB["injected"][1])
             self._finish(job, error)
             return
         try:
@@ -359,7 +456,20 @@ class Vsp(ArrayBase):
             LOG.exception("%s: job %s failed inside the lab", self.name, job.job_id)
             self._finish(job, storage_error(f"The lab failed to run the job: {exc!r}.", "injected"))
             return
+        if job.parked:  # a lock job waiting for the lock leaves the serial queue until ``resume``
+            if self.current is job:
+                self.current = None
+            self._pump()
+            return
         self.lab.schedule(self.job_seconds / 2, lambda: self._ready(job))
+
+    def resume(self, job: Job, error: VspError | None = None) -> None:
+        """Go on with a parked job: it completes ``job_seconds / 2`` from now, or ends now with ``error``."""
+        job.parked = False
+        if error is not None:
+            self._finish(job, error)
+        else:
+            self.lab.schedule(self.job_seconds / 2, lambda: self._ready(job))
 
     def _ready(self, job: Job) -> None:
         self.fabric.advance()

@@ -1,10 +1,10 @@
-"""Objects of the VSP simulator: errors, pools, LDEVs, sessions, jobs, copy groups and pairs.
+"""Objects of the VSP simulator: errors, LDEVs, sessions, jobs, copy groups and pairs (pools: ``pool.py``).
 
-Message ids: the fact sheet names ``KART00003-E`` (server busy), ``KART30013-E``
-(object does not exist) and ``KART70000-E`` (storage-side error); the lab uses
-them for exactly that. Where the sheet is silent the lab picks one id per kind of
-refusal and keeps it stable (marked "lab" below), so a client can show it and a
-test can assert it. No client should key on a lab-chosen id.
+Message ids and SSB codes: the table in the docstring of ``vsp/__init__.py`` gives
+the source of each. Ids the docs and public clients name are used for exactly
+that; where they are silent the lab picks one id (or SSB pair) per kind of refusal
+and keeps it stable (marked "lab" below), so a client can show it and a test can
+assert it. No client should key on a lab-chosen code.
 """
 
 from __future__ import annotations
@@ -25,20 +25,27 @@ E_METHOD = "KART00005-E"        # lab: 405, the method is not supported on this 
 E_BAD_REQUEST = "KART30004-E"   # lab: 400, a header, query or body value is missing or invalid
 E_NOT_FOUND = "KART30013-E"     # sheet: 404, the object does not exist
 E_STATE = "KART30090-E"         # lab: 412, the action is not allowed in the pair's current status
-E_STORAGE = "KART70000-E"       # sheet: a job failed on the storage side (duplicate, LDEV in use, copy failure)
+E_STORAGE = "KART30000-E"       # docs: "An error occurred in the storage system." + errorCode {SSB1, SSB2}
+E_LOCKED = "KART40050-E"        # docs: a lock job did not get the resource-group lock (another session holds it)
+E_LOCKED_WRITE = "KART40052-E"  # docs (the 503 is lab): a write while another session holds the lock
 
-# SSB codes the lab puts into ``errorCode`` of a storage-side job failure (lab-chosen values)
+# SSB1/SSB2 of a storage-side job failure, per kind (sources: the table in ``vsp/__init__.py``)
 SSB = {
-    "duplicate_name": ("2E11", "9A05"),
-    "ldev_in_use": ("2E10", "9A23"),
-    "ldev_undefined": ("2E10", "9A01"),
-    "size_mismatch": ("2E21", "9A31"),
-    "group": ("2E11", "9A07"),
-    "mu": ("2E10", "9A40"),
-    "copy_failed": ("2E31", "9A60"),
-    "pool": ("2E10", "9A70"),
-    "injected": ("2E00", "0000"),
+    "ldev_defined": ("2E22", "0001"),     # docs/clients: the LDEV is already defined (Cinder: do not retry)
+    "no_ldev_id": ("2E11", "2209"),       # docs/clients: no undefined LDEV id left in the range (Cinder: do not retry)
+    "ldev_undefined": ("2E20", "0000"),   # docs/clients: the LDEV is not defined (Cinder: raidcom delete ldev)
+    "duplicate_name": ("2E11", "9A05"),   # lab: the pair name is taken in the copy group
+    "ldev_in_use": ("2E10", "9A23"),      # lab: the LDEV is in another pair / cannot be deleted while paired
+    "size_mismatch": ("2E21", "9A31"),    # lab: S-VOL and P-VOL capacities differ
+    "group_exists": ("2E11", "9A07"),     # lab: isNewGroupCreation true for an existing copy group
+    "group_missing": ("2E10", "9A08"),    # lab: isNewGroupCreation false for a missing copy group, DG mismatch
+    "mu": ("2E10", "9A40"),               # lab: no free / a taken MU number on the P-VOL
+    "copy_failed": ("2E31", "9A60"),      # lab: the copy failed, the pair went PSUE
+    "pool": ("2E10", "9A70"),             # lab: the pool does not exist
+    "pool_full": ("2E10", "9A71"),        # lab: the pool is full or over its subscription limit
+    "injected": ("2E00", "0000"),         # lab: a failure injected with the fail_jobs fault
 }
+STORAGE_CAUSE = "An error occurred during execution of a RAID Manager command."   # docs (HCS CM REST example)
 
 MAX_LDEV_ID = 65279
 SI_MAX_MU = 3                   # MU numbers 0-2 at the first cascade layer
@@ -72,6 +79,7 @@ class VspError(Exception):
             out["cause"] = self.cause
         if self.solution:
             out["solution"] = self.solution
+        out["solutionType"] = "RETRY" if self.status == 503 else "SEE_ERROR_DETAIL"
         if self.ssb:
             out["errorCode"] = {"SSB1": self.ssb[0], "SSB2": self.ssb[1]}
         return out
@@ -89,8 +97,10 @@ def not_found(what: str) -> VspError:
 
 
 def storage_error(message: str, kind: str) -> VspError:
-    return VspError(500, E_STORAGE, message, "The storage system refused the operation.",
-                    "Check the configuration of the storage system, and then try again.", SSB.get(kind))
+    """A failure the storage system reports: ``KART30000-E`` with the storage's ``message`` and its SSB codes."""
+    return VspError(500, E_STORAGE, f"An error occurred in the storage system. (message = {message})",
+                    STORAGE_CAUSE, "Check the configuration of the storage system, and then try again.",
+                    SSB.get(kind, SSB["injected"]))
 
 
 def state_error(what: str, operation: str, status: str) -> VspError:
@@ -98,19 +108,6 @@ def state_error(what: str, operation: str, status: str) -> VspError:
                                   f"{status}. ({what})",
                     f"The {operation} operation is not allowed in pair status {status}.",
                     "Check the pair status, and then try again.")
-
-
-class Pool:
-    def __init__(self, pool_id: int, name: str, size: int) -> None:
-        self.pool_id = pool_id
-        self.name = name
-        self.size = size
-
-    def render(self, used: int) -> dict[str, t.Any]:
-        mib = 1024 * 1024
-        return {"poolId": self.pool_id, "poolName": self.name, "poolType": "HDP", "poolStatus": "POLN",
-                "totalPoolCapacity": self.size // mib, "availableVolumeCapacity": max(0, self.size - used) // mib,
-                "usedCapacityRate": int(100 * used // self.size) if self.size else 0}
 
 
 def byte_format(size: int) -> str:
@@ -146,7 +143,7 @@ class Ldev:
             "numOfPorts": 0, "ports": [], "attributes": attributes, "label": self.label, "status": "NML",
             "mpBladeId": 0, "ssid": f"{0x0004 + self.ldev_id // 256:04X}", "resourceGroupId": 0,
             "numOfUsedBlock": self.volume.used // 512, "isFullAllocationEnabled": False,
-            "dataReductionMode": "disabled", "dataReductionStatus": "DISABLED",
+            "dataReductionMode": "disabled", "dataReductionStatus": "DISABLED", "isAluaEnabled": False,
         }
         if self.pool_id is not None:
             out["poolId"] = self.pool_id
@@ -161,8 +158,10 @@ def undefined_ldev(ldev_id: int) -> dict[str, t.Any]:
 class Session:
     _ids = itertools.count(1)
 
-    def __init__(self, token: str, user: str, alive_time: int, auth_timeout: int, now: float) -> None:
+    def __init__(self, token: str, user: str, alive_time: int, auth_timeout: int, now: float,
+                 ip_address: str = "127.0.0.1") -> None:
         self.session_id = next(self._ids)
+        self.ip_address = ip_address
         self.token = token
         self.user = user
         self.alive_time = alive_time
@@ -174,9 +173,8 @@ class Session:
         return now - self.last_used > self.alive_time * scale
 
     def render(self) -> dict[str, t.Any]:
-        return {"sessionId": self.session_id, "userId": self.user, "ipAddress": "127.0.0.1",
-                "createdTime": timestamp(self.created), "lastAccessTime": timestamp(self.last_used),
-                "aliveTime": self.alive_time}
+        return {"sessionId": self.session_id, "userId": self.user, "ipAddress": self.ip_address,
+                "createdTime": timestamp(self.created), "lastAccessedTime": timestamp(self.last_used)}
 
 
 class Job:
@@ -200,6 +198,7 @@ class Job:
         self.error: dict[str, t.Any] | None = None
         self.ready = False
         self.waits_for: list[tuple[Pair, str]] = []
+        self.parked = False         # a lock job waiting for the lock, outside the serial queue (lock.py)
         self.waiters: list[t.Any] = []
         self.action: t.Callable[[Job], None] | None = None
 
@@ -328,6 +327,8 @@ class Pair:
             "replicationType": "SI", "copyMode": "NotSnapshot", "copyProgressRate": self.progress_rate(),
             "pvolLdevId": self.pvol.ldev_id, "svolLdevId": self.svol.ldev_id, "pvolMuNumber": self.mu,
             "pvolStatus": pstat, "svolStatus": sstat, "consistencyGroupId": self.ctg,
+            "pvolDifferenceDataManagement": "S", "svolDifferenceDataManagement": "S",
+            "pvolProcessingStatus": "N", "svolProcessingStatus": "N",
         }
 
     def lab_state(self) -> dict[str, t.Any]:

@@ -66,17 +66,17 @@ class ShadowImage:
         if spec["isNewGroupCreation"]:
             if group is not None:
                 raise storage_error(f"The copy group ({cg_name}) already exists. Specify false for "
-                                    "isNewGroupCreation to add a pair to it.", "group")
+                                    "isNewGroupCreation to add a pair to it.", "group_exists")
             if pdg == sdg:
-                raise storage_error("The P-VOL and S-VOL device group names must differ.", "group")
+                raise storage_error("The P-VOL and S-VOL device group names must differ.", "group_exists")
         else:
             if group is None:
                 raise storage_error(f"The copy group ({cg_name}) does not exist. Specify true for "
-                                    "isNewGroupCreation to create it.", "group")
+                                    "isNewGroupCreation to create it.", "group_missing")
             if (spec.get("pvolDeviceGroupName") or group.pdg) != group.pdg or \
                     (spec.get("svolDeviceGroupName") or group.sdg) != group.sdg:
                 raise storage_error(f"The device groups do not match those of the copy group ({cg_name}: "
-                                    f"{group.pdg}, {group.sdg}).", "group")
+                                    f"{group.pdg}, {group.sdg}).", "group_missing")
             if name in group.pairs:
                 raise storage_error(f"The specified pair name ({name}) (copyPairName) is already being used by "
                                     "the chosen copy group.", "duplicate_name")

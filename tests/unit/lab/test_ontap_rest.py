@@ -169,7 +169,8 @@ def test_return_timeout_waits_for_the_job(a):
     vol_uuid = a.volume("svm_a", "vol4")["uuid"]
     reply = a.request("POST", f"{VOLUMES}/{vol_uuid}/snapshots", {"name": "rt0"})
     assert reply.status_code == 202
-    assert set(reply.json()["job"]) == {"uuid"}, "application/json drops the job's HAL link"
+    job = reply.json()["job"]
+    assert job["_links"] == {"self": {"href": f"/api/cluster/jobs/{job['uuid']}"}}, "a job keeps its link"
     reply = a.request("POST", f"{VOLUMES}/{vol_uuid}/snapshots", {"name": "rt10"}, return_timeout=10)
     assert reply.status_code == 200
     job_uuid = reply.json()["job"]["uuid"]
@@ -349,7 +350,7 @@ def test_volume_create_defaults_grow_mount_unmount_delete(lab, a):
     vol_uuid = uuid_of(reply)
     vol = a.get(f"{VOLUMES}/{vol_uuid}")
     assert (vol["type"], vol["state"], vol["style"], vol["size"]) == ("rw", "online", "flexvol", 20 * MIB)
-    assert "nas" not in vol, "GET omits nas.path while unmounted"
+    assert "path" not in vol["nas"], "GET omits nas.path while unmounted"
     assert lab.volume("ontap-a", "svm_a:plain")["host_access"] == "none"
     a.refused("POST", VOLUMES, {"name": "plain", "svm": {"name": "svm_a"}}, status=409, code="1")
     a.refused("POST", VOLUMES, {"name": "x", "svm": {"name": "svm_nope"}})
@@ -366,12 +367,12 @@ def test_volume_create_defaults_grow_mount_unmount_delete(lab, a):
     lab.write("ontap-a", "svm_a:plain", blocks=8)
     a.refused("PATCH", f"{VOLUMES}/{vol_uuid}", {"size": BLOCK})  # below what is used
     a.run("PATCH", f"{VOLUMES}/{vol_uuid}", {"nas.path": ""})
-    assert "nas" not in a.get(f"{VOLUMES}/{vol_uuid}")
+    assert "path" not in a.get(f"{VOLUMES}/{vol_uuid}")["nas"]
     assert lab.volume("ontap-a", "svm_a:plain")["host_access"] == "none"
     a.run("PATCH", f"{VOLUMES}/{vol_uuid}", {"nas": {"path": "/plain"}})
     a.run("PATCH", f"{VOLUMES}/{vol_uuid}", {"state": "offline"})
     vol = a.get(f"{VOLUMES}/{vol_uuid}")
-    assert vol["state"] == "offline" and "nas" not in vol
+    assert vol["state"] == "offline" and "path" not in vol["nas"]
     a.refused("PATCH", f"{VOLUMES}/{vol_uuid}", {"state": "sideways"}, code="2")
     a.run("PATCH", f"{VOLUMES}/{vol_uuid}", {"state": "online"})
     a.run("DELETE", f"{VOLUMES}/{vol_uuid}")
@@ -383,13 +384,13 @@ def test_flexgroup_and_patch_by_query(a):
                                                "aggregates": [{"name": "aggr1_a"}, {"name": "aggr2_a"}]}))
     assert a.get(f"{VOLUMES}/{vol_uuid}", fields="style")["style"] == "flexgroup"
     reply = a.request("PATCH", VOLUMES, {"size": 300 * MIB}, name="fg")
-    assert reply.status_code == 202 and reply.json()["num_records"] == 1
-    a.job(reply.json()["jobs"][0]["uuid"])
+    assert reply.status_code == 202 and set(reply.json()) == {"job"}, "one record matched: its job"
+    a.job(reply.json()["job"]["uuid"])
     assert a.get(f"{VOLUMES}/{vol_uuid}", fields="size")["size"] == 300 * MIB
     a.refused("PATCH", VOLUMES, {"size": 300 * MIB}, code="2")  # a PATCH of the collection needs a query
     reply = a.request("DELETE", VOLUMES, name="fg")
-    assert reply.status_code == 202 and reply.json()["num_records"] == 1
-    a.job(reply.json()["jobs"][0]["uuid"])
+    assert reply.status_code == 202 and set(reply.json()) == {"job"}
+    a.job(reply.json()["job"]["uuid"])
     assert a.get(VOLUMES, name="fg")["num_records"] == 0
 
 

@@ -58,7 +58,7 @@ def test_async_lifecycle(lab, a, b):
     dst_uuid = make_dp(b, "vol1_dst", 64 * MIB)
     vol = b.get(f"/api/storage/volumes/{dst_uuid}")
     assert (vol["type"], vol["state"], vol["size"], vol["style"]) == ("dp", "online", 64 * MIB, "flexvol")
-    assert "nas" not in vol
+    assert "path" not in vol["nas"]
     assert lab.volume("ontap-b", "svm_b:vol1_dst")["host_access"] == "none"
 
     reply = b.run("POST", "/api/snapmirror/relationships",
@@ -115,8 +115,8 @@ def test_async_lifecycle(lab, a, b):
     assert lab.digest("ontap-b", "svm_b:vol1_dst") == src_snapshot_digest(lab, "vol1", new_exported)
     src_snaps = lab.volume("ontap-a", "svm_a:vol1")["snapshots"]
     assert exported not in src_snaps and new_exported in src_snaps, "the older SnapMirror snapshot is rotated out"
-    history = b.get(f"/api/snapmirror/relationships/{rel_uuid}/transfers", fields="state,type")["records"]
-    assert sorted(x["type"] for x in history) == ["initialize", "update"]
+    history = b.get(f"/api/snapmirror/relationships/{rel_uuid}/transfers", fields="state,snapshot")["records"]
+    assert [x["state"] for x in history] == ["success", "success"] and new_exported in [x["snapshot"] for x in history]
 
     # quiesce
     b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "paused"})
@@ -210,7 +210,7 @@ def test_abort_keeps_state(lab, b):
     b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}", {"state": "snapmirrored"})
     transfer_uuid = b.rel(rel_uuid)["transfer"]["uuid"]
     record = b.get(f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}")
-    assert record["state"] == "transferring" and record["type"] == "initialize"
+    assert record["state"] == "transferring" and record["snapshot"].startswith("snapmirror.")
     b.refused("PATCH", f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}", {"state": "paused"})
     b.run("PATCH", f"/api/snapmirror/relationships/{rel_uuid}/transfers/{transfer_uuid}", {"state": "aborted"})
     rel = until(lambda: b.rel(rel_uuid), lambda r: r["transfer"]["state"] == "aborted")
@@ -389,8 +389,8 @@ def test_update_with_source_snapshot_and_throttle(lab, a, b):
     reply = b.run("POST", path + "/transfers", {"source_snapshot": "app_consistent", "throttle": "1024"})
     transfer_uuid = reply.headers["Location"].rsplit("/", 1)[1]
     assert reply.headers["Location"] == f"{path}/transfers/{transfer_uuid}", "the new transfer's own path"
-    record = b.get(f"{path}/transfers/{transfer_uuid}", fields="state,type")
-    assert record["type"] == "update" and record["state"] in ("transferring", "success")
+    record = b.get(f"{path}/transfers/{transfer_uuid}", fields="state,snapshot")
+    assert record["snapshot"] == "app_consistent" and record["state"] in ("transferring", "success")
     rel = wait_transfer(b, rel_uuid, "success", "update")
     assert rel["exported_snapshot"] == "app_consistent"
     assert rel["transfer"]["bytes_transferred"] == 4 * BLOCK

@@ -69,7 +69,7 @@ def test_ldev_create_for_an_svol(vsp, lab):
                                      "endLdevId": 800})
     assert job["affectedResources"] == ["/ConfigurationManager/v1/objects/ldevs/701"]
     failed = vsp.run("POST", "/ldevs", {"poolId": 0, "blockCapacity": capacity, "ldevId": 700}, ok=False)
-    assert failed["state"] == "Failed" and failed["error"]["messageId"] == "KART70000-E"
+    assert failed["state"] == "Failed" and failed["error"]["messageId"] == "KART30000-E"
     assert set(failed["error"]["errorCode"]) == {"SSB1", "SSB2"}
     assert vsp.run("POST", "/ldevs", {"poolId": 9, "blockCapacity": capacity}, ok=False)["state"] == "Failed"
     assert_error(vsp.call("POST", "/ldevs", {"poolId": 0}), 400, "KART30004-E")
@@ -136,7 +136,7 @@ def test_second_pair_into_existing_group_and_create_failures(vsp):
     ]
     for body, text in cases:
         job = vsp.run("POST", "/local-clone-copypairs", body, ok=False)
-        assert job["state"] == "Failed" and job["error"]["messageId"] == "KART70000-E", job
+        assert job["state"] == "Failed" and job["error"]["messageId"] == "KART30000-E", job
         assert text in job["error"]["message"], job["error"]
         assert job["affectedResources"] == []
     assert len(vsp.get("/local-clone-copypairs", localCloneCopyGroupId="cgB,cgBP_,cgBS_").json()["data"]) == 2
@@ -331,7 +331,7 @@ def test_injected_copy_failure_suspends_the_pair(vsp, lab):
     lab.write("vsp-a", "269", blocks=4, offset=200)
     lab.settings("vsp-a", fail_copies=1, pace_rate="64KiB")
     job = vsp.action(pair_id, "resync", nowait=False, ok=False)
-    assert job["state"] == "Failed" and job["error"]["messageId"] == "KART70000-E"
+    assert job["state"] == "Failed" and job["error"]["messageId"] == "KART30000-E"
     pair = vsp.pair(pair_id)
     assert (pair["pvolStatus"], pair["svolStatus"]) == ("PSUE", "PSUE")
     assert lab.volume("vsp-a", "525")["host_access"] == "ro"
@@ -349,7 +349,7 @@ def test_injected_copy_failure_suspends_the_pair(vsp, lab):
 def test_generic_job_failure_fault(vsp, lab):
     lab.faults("vsp-a", fail_jobs=1, fail_job_message="Injected job failure")
     job = vsp.run("POST", "/ldevs", {"poolId": 0, "blockCapacity": 131072, "ldevId": 710}, ok=False)
-    assert job["state"] == "Failed" and job["error"]["messageId"] == "KART70000-E"
+    assert job["state"] == "Failed" and job["error"]["messageId"] == "KART30000-E"
     assert vsp.get("/ldevs/710").json()["emulationType"] == "NOT DEFINED"
 
 

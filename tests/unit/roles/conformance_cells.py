@@ -24,6 +24,7 @@ import typing as t
 
 import pywbem
 import requests
+from storage_replication_lab.client import CLAIMS
 
 STATES = ("in_sync", "paused", "split", "broken", "uninit", "running")
 SHAPES = ("straight", "killed", "unplanned")
@@ -465,7 +466,7 @@ class Smis:
                 self._reach(cim, cell, 6)
             if cell.state == "broken":
                 lab.write("smis-b", source, DATA_BLOCKS)
-                lab.faults("smis-b", fail_jobs=1, fail_job_message="injected: copy failed", fail_job_code="42")
+                lab.faults("smis-b", spare=CLAIMS, fail_jobs=1, fail_job_message="injected: copy failed", fail_job_code="42")
                 cim.modify(RESYNC, source)
                 self._reach(cim, cell, 5)
                 lab.clear_faults("smis-b")

@@ -16,9 +16,17 @@ routes = web.RouteTableDef()
 
 
 def aggr_record(cluster: Cluster, aggr: t.Any) -> dict[str, t.Any]:
+    """An aggregate on its node: its space is what the cluster's volumes on it have not taken."""
     free = cluster.aggregate_free(aggr)
-    return {"name": aggr.name, "uuid": aggr.uuid, "state": "online",
-            "space": {"block_storage": {"size": aggr.size, "available": free, "used": aggr.size - free}},
+    volumes = sum(1 for v in cluster.volumes.values() if aggr in v.aggregates)
+    node = {k: v for k, v in aggr.node.ref().items() if k != "_links"}
+    return {"name": aggr.name, "uuid": aggr.uuid, "state": "online", "node": node, "home_node": node,
+            "snaplock_type": "non_snaplock", "volume-count": volumes,
+            "block_storage": {"primary": {"disk_type": "ssd", "raid_type": "raid_dp", "disk_class": "solid_state"},
+                              "mirror": {"enabled": False, "state": "unmirrored"}, "hybrid_cache": {"enabled": False}},
+            "data_encryption": {"software_encryption_enabled": False, "drive_protection_enabled": False},
+            "space": {"block_storage": {"size": aggr.size, "available": free, "used": aggr.size - free,
+                                        "full_threshold_percent": 98}},
             "_links": {"self": {"href": f"/api/storage/aggregates/{aggr.uuid}"}}}
 
 

@@ -27,18 +27,22 @@ def svm_scope(request: web.Request) -> str | None:
     return request.headers.get("X-Dot-SVM-Name")
 
 
-def _strip_links(value: t.Any, top: bool = True) -> t.Any:
+def _strip_links(value: t.Any, top: bool = True, job: bool = False) -> t.Any:
+    """The answer for ``Accept: application/json``: no HAL links but the top ``_links.next`` and the links of job
+    references (``job`` and ``jobs[]``), which clients follow to watch the job."""
     if isinstance(value, dict):
         out = {}
         for key, sub in value.items():
             if key == "_links":
-                if top and isinstance(sub, dict) and "next" in sub:
+                if job:
+                    out[key] = sub
+                elif top and isinstance(sub, dict) and "next" in sub:
                     out[key] = {"next": sub["next"]}
                 continue
-            out[key] = _strip_links(sub, False)
+            out[key] = _strip_links(sub, False, top and key in ("job", "jobs"))
         return out
     if isinstance(value, list):
-        return [_strip_links(v, False) for v in value]
+        return [_strip_links(v, False, job) for v in value]
     return value
 
 
@@ -72,16 +76,32 @@ async def read_body(request: web.Request, allowed: t.Iterable[str]) -> Body:
     return Body(raw, allowed)
 
 
-async def job_reply(request: web.Request, job: Job, location: str | None = None) -> web.Response:
-    timeout = check_return_timeout(request.query, 0)
-    if timeout and not job.terminal:
-        waiter = asyncio.get_running_loop().create_future()
-        job.waiters.append(waiter)
+def job_link(job: Job) -> dict[str, t.Any]:
+    """A job reference as answers carry it: its uuid and the link clients follow."""
+    return {"uuid": job.uuid, "_links": {"self": {"href": f"/api/cluster/jobs/{job.uuid}"}}}
+
+
+async def _wait(jobs: list[Job], timeout: int) -> None:
+    """Wait up to ``timeout`` seconds (``return_timeout``) for every job to end."""
+    if not timeout:
+        return
+    waiters = []
+    for job in jobs:
+        if not job.terminal:
+            waiter = asyncio.get_running_loop().create_future()
+            job.waiters.append(waiter)
+            waiters.append(waiter)
+    if waiters:
         try:
-            await asyncio.wait_for(waiter, timeout)
+            await asyncio.wait_for(asyncio.gather(*waiters), timeout)
         except asyncio.TimeoutError:
             pass
-    body: dict[str, t.Any] = {"job": {"uuid": job.uuid, "_links": {"self": {"href": f"/api/cluster/jobs/{job.uuid}"}}}}
+
+
+async def job_reply(request: web.Request, job: Job, location: str | None = None) -> web.Response:
+    timeout = check_return_timeout(request.query, 0)
+    await _wait([job], timeout)
+    body: dict[str, t.Any] = {"job": job_link(job)}
     headers = {"Location": location} if location else None
     if timeout and job.terminal and job.state == "failure":
         err = dict(job.error or {"message": job.message, "code": str(job.code)})
@@ -90,10 +110,17 @@ async def job_reply(request: web.Request, job: Job, location: str | None = None)
     return reply(request, body, 200 if (timeout and job.terminal) else 202, headers)
 
 
-def jobs_reply(request: web.Request, jobs: list[Job]) -> web.Response:
-    """The answer to a PATCH or DELETE on a collection: one job per record."""
-    return reply(request, {"num_records": len(jobs), "jobs": [
-        {"uuid": j.uuid, "_links": {"self": {"href": f"/api/cluster/jobs/{j.uuid}"}}} for j in jobs]}, 202)
+async def jobs_reply(request: web.Request, jobs: list[Job]) -> web.Response:
+    """The answer to a PATCH or DELETE on a collection by query (see the package's docstring): the job itself when
+    one record matched, ``num_records`` and ``jobs`` when several did, ``num_records: 0`` (200) when none did."""
+    if len(jobs) == 1:
+        return await job_reply(request, jobs[0])
+    if not jobs:
+        return reply(request, {"num_records": 0})
+    timeout = check_return_timeout(request.query, 0)
+    await _wait(jobs, timeout)
+    done = bool(timeout) and all(j.terminal for j in jobs)
+    return reply(request, {"num_records": len(jobs), "jobs": [job_link(j) for j in jobs]}, 200 if done else 202)
 
 
 def coll(request: web.Request, records: list[dict[str, t.Any]], keys: t.Iterable[str] = SIMPLE_KEYS,

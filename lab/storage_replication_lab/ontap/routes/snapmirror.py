@@ -23,6 +23,8 @@ REL_COMMON = ("state", "policy.name", "policy.uuid", "transfer_schedule.name", "
     tuple(f"{end}.{field}" for end in ("source", "destination") for field in ENDPOINT_FIELDS)
 REL_POST_FIELDS = REL_COMMON + ("create_destination", "restore")
 REL_PATCH_FIELDS = REL_COMMON + ("quick_resync", "preserve", "restore_to_snapshot", "recover_after_break")
+TRANSFER_KEYS = ("uuid", "state", "bytes_transferred", "end_time", "last_updated_time", "total_duration", "error_info",
+                 "snapshot")
 
 
 def rel_records(request: web.Request) -> list[dict[str, t.Any]]:
@@ -35,15 +37,18 @@ def rel_records(request: web.Request) -> list[dict[str, t.Any]]:
 
 
 def transfer_records(cluster: Cluster, rel: t.Any) -> list[dict[str, t.Any]]:
+    """The relationship's transfers: those ended in the last 24 h, then the running one. A transfer object
+    has no ``type`` (the relationship's ``transfer.type`` and ``last_transfer_type`` tell it)."""
     now = cluster.clock.now()
     records = []
     for item in rel.history:
         if now - item["end_epoch"] > 86400:
             continue
-        record = {k: v for k, v in item.items() if k != "end_epoch"}
-        records.append(record)
+        records.append({k: v for k, v in item.items() if k in TRANSFER_KEYS})
     if rel.active is not None and rel.transfer is not None:
-        current = dict(rel.render()["transfer"])
+        current = {k: v for k, v in rel.render()["transfer"].items() if k in TRANSFER_KEYS}
+        if rel.active_snapshot:
+            current["snapshot"] = rel.active_snapshot
         records.append(current)
     for record in records:
         record["relationship"] = {"uuid": rel.uuid, "destination": {"path": rel.destination_path}}

@@ -7,6 +7,7 @@ import urllib.parse
 from aiohttp import web
 
 from ..query import check_return_timeout, collection
+from ..storage import expiry_of
 from .common import SIMPLE_KEYS, cluster_of, job_reply, read_body, reply, single, wants
 
 routes = web.RouteTableDef()
@@ -52,12 +53,15 @@ async def patch_snapshot(request: web.Request) -> web.Response:
     vol = cluster.volume(request.match_info["uuid"])
     meta = vol.snapshot_by_uuid(request.match_info["snap"])
     body = await read_body(request, ("comment", "snapmirror_label", "expiry_time"))
+    expiry = expiry_of(body)
 
     def apply() -> None:
         if body.has("comment"):
             meta.comment = body.text("comment") or ""
         if body.has("snapmirror_label"):
             meta.label = body.text("snapmirror_label") or ""
+        if body.has("expiry_time"):
+            meta.expiry_time = expiry
 
     return await job_reply(request, cluster.submit(f"PATCH {request.path}", apply, vol.svm.name))
 

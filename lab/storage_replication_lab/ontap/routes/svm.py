@@ -19,8 +19,14 @@ routes = web.RouteTableDef()
 
 
 def svm_record(cluster: Cluster, svm: t.Any) -> dict[str, t.Any]:
+    """A data SVM: every aggregate is delegated to it, it serves NFS, its snapshot policy is ``default``."""
     return {"name": svm.name, "uuid": svm.uuid, "state": "running", "subtype": "default",
+            "language": "c.utf_8", "comment": "", "ipspace": {"name": "Default"},
             "aggregates": [{"name": a.name, "uuid": a.uuid} for a in cluster.aggregates.values()],
+            "aggregates_delegated": True,
+            "snapshot_policy": {"name": "default", "uuid": cluster.snapshot_policies["default"]},
+            "nfs": {"enabled": True}, "cifs": {"enabled": False}, "iscsi": {"enabled": False},
+            "fcp": {"enabled": False}, "nvme": {"enabled": False},
             "_links": {"self": {"href": f"/api/svm/svms/{svm.uuid}"}}}
 
 

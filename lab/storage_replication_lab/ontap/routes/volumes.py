@@ -9,14 +9,14 @@ from aiohttp import web
 from ..body import OntapError
 from ..model import E_INVALID
 from ..query import check_return_timeout, filters_of, matches
+from ..volume import POST_ONLY_FIELDS, SETTINGS_FIELDS
 from .common import cluster_of, coll, job_reply, jobs_reply, read_body, single, svm_scope
 
 routes = web.RouteTableDef()
-VOLUME_FIELDS = ("name", "svm.name", "svm.uuid", "aggregates", "size", "type", "nas.path", "nas.security_style",
-                 "nas.unix_permissions", "nas.export_policy", "nas.uid", "nas.gid", "state", "clone", "comment",
-                 "style", "guarantee", "snapshot_policy", "encryption", "language", "tiering", "space", "autosize",
-                 "efficiency", "qos", "snapshot_directory_access_enabled", "access_time_enabled", "analytics",
-                 "constituents_per_aggregate")
+# what a PATCH may change (the settings are in ..volume); POST adds what only a create sets
+PATCH_FIELDS = ("name", "aggregates", "size", "nas.path", "state", "clone", "style",
+                "constituents_per_aggregate") + SETTINGS_FIELDS
+POST_FIELDS = PATCH_FIELDS + ("svm.name", "svm.uuid", "type") + POST_ONLY_FIELDS
 
 
 def volume_records(request: web.Request) -> list[dict[str, t.Any]]:
@@ -39,7 +39,7 @@ async def get_volumes(request: web.Request) -> web.Response:
 @routes.post("/api/storage/volumes")
 async def post_volume(request: web.Request) -> web.Response:
     check_return_timeout(request.query, 0)
-    body = await read_body(request, VOLUME_FIELDS)
+    body = await read_body(request, POST_FIELDS)
     job, vol_uuid = cluster_of(request).create_volume(body, svm_scope(request))
     return await job_reply(request, job, f"/api/storage/volumes/{vol_uuid}")
 
@@ -47,16 +47,16 @@ async def post_volume(request: web.Request) -> web.Response:
 @routes.route("PATCH", "/api/storage/volumes")
 async def patch_volumes(request: web.Request) -> web.Response:
     check_return_timeout(request.query, 0)
-    body = await read_body(request, VOLUME_FIELDS)
+    body = await read_body(request, PATCH_FIELDS)
     cluster = cluster_of(request)
-    return jobs_reply(request, [cluster.modify_volume(v, body) for v in matching_volumes(request)])
+    return await jobs_reply(request, [cluster.modify_volume(v, body) for v in matching_volumes(request)])
 
 
 @routes.delete("/api/storage/volumes")
 async def delete_volumes(request: web.Request) -> web.Response:
     check_return_timeout(request.query, 0)
     cluster = cluster_of(request)
-    return jobs_reply(request, [cluster.delete_volume(v) for v in matching_volumes(request)])
+    return await jobs_reply(request, [cluster.delete_volume(v) for v in matching_volumes(request)])
 
 
 @routes.get("/api/storage/volumes/{uuid}")
@@ -69,7 +69,7 @@ async def patch_volume(request: web.Request) -> web.Response:
     check_return_timeout(request.query, 0)
     cluster = cluster_of(request)
     vol = cluster.volume(request.match_info["uuid"])
-    body = await read_body(request, VOLUME_FIELDS)
+    body = await read_body(request, PATCH_FIELDS)
     return await job_reply(request, cluster.modify_volume(vol, body))
 
 

@@ -4,8 +4,11 @@ One catch-all route per app: ``route`` splits the path (unscoped
 ``/v1/objects/<type>...`` or scoped ``/v1/objects/storages/<id>/<type>...``) and
 hands it to the module of its object type: ``sessions``, ``storages``, ``jobs``,
 ``pools``, ``ldevs``, ``copygroups`` and ``copypairs`` (with ``actions`` for
-split / resync / restore). ``bodies`` checks request bodies, ``common`` holds
-replies, authentication and jobs. Errors are the §9 error object (``VspError``).
+split / resync / restore); ``services`` (also ``/v1/services/...``) serves the
+resource-group lock. While another session holds the lock, every write to an
+object type is refused here (503, ``lock.py``). ``bodies`` checks request bodies,
+``common`` holds replies, authentication and jobs. Errors are the §9 error object
+(``VspError``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import typing as t
 
 from aiohttp import web
 
+from ...array import READ_METHODS
 from ..model import E_NO_SUCH_URL, VspError, not_found
 from .common import authenticate, methods, reply
 from .copygroups import copygroups
@@ -21,6 +25,7 @@ from .copypairs import copypairs
 from .jobs import jobs
 from .ldevs import ldevs
 from .pools import pools
+from .services import services
 from .sessions import sessions
 from .storages import storages
 
@@ -43,9 +48,12 @@ async def route(array: Vsp, request: web.Request) -> web.Response:
     if parts == ["configuration", "version"]:
         methods(request, "GET")
         return reply({"productName": "Configuration Manager REST API", "apiVersion": "1.9.0"})
+    if parts[:2] == ["v1", "services"]:
+        return await services(array, request, parts[2:], authenticate(array, request))
     if parts[:2] != ["v1", "objects"] or len(parts) < 3:
         raise VspError(404, E_NO_SUCH_URL, f"The URL is not supported: {request.path}.",
-                       "The lab serves /ConfigurationManager/v1/objects/... only.", "Check the URL.")
+                       "The lab serves /ConfigurationManager/v1/objects/... and /v1/services/....",
+                       "Check the URL.")
     parts = parts[2:]
     scope = ""
     if parts[0] == "storages":
@@ -60,13 +68,17 @@ async def route(array: Vsp, request: web.Request) -> web.Response:
     kind, rest = parts[0], parts[1:]
     if kind == "sessions":
         return await sessions(array, request, rest, scope)
-    authenticate(array, request)
+    session = authenticate(array, request)
+    if kind == "services":
+        return await services(array, request, rest, session)
     handler = OBJECTS.get(kind)
     if handler is not None:
+        if request.method not in READ_METHODS:
+            array.lock.check_write(session)
         return await handler(array, request, rest, scope)
     raise VspError(404, E_NO_SUCH_URL, f"The URL is not supported by the lab: {request.path}.",
-                   "The lab serves sessions, storages, jobs, pools, ldevs, local-clone-copygroups and "
-                   "local-clone-copypairs.", "Check the URL.")
+                   "The lab serves sessions, storages, jobs, pools, ldevs, local-clone-copygroups, "
+                   "local-clone-copypairs and services/resource-group-service.", "Check the URL.")
 
 
 def build_app(array: Vsp) -> web.Application:

@@ -8,7 +8,7 @@ import typing as t
 
 from aiohttp import web
 
-from ..model import E_AUTH, E_METHOD, Job, VspError, bad_request
+from ..model import E_AUTH, E_METHOD, Job, Session, VspError, bad_request
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .. import Vsp
@@ -27,15 +27,18 @@ def unauthorized(scheme: str, message: str) -> VspError:
                     headers={"WWW-Authenticate": f"{scheme} {REALM}"})
 
 
-def authenticate(array: Vsp, request: web.Request) -> None:
+def authenticate(array: Vsp, request: web.Request) -> Session:
+    """The live session of ``Authorization: Session <token>`` (its idle time starts again), else 401."""
     header = request.headers.get("Authorization", "")
     scheme, token = (header.split(" ", 1) + [""])[:2]
     if scheme.lower() != "session" or not token.strip():
         raise unauthorized("Session", "The specified token is invalid. Authorization: Session <token> is "
                                       "required (create a session first).")
-    if array.session_for(token.strip()) is None:
+    session = array.session_for(token.strip())
+    if session is None:
         raise unauthorized("Session", "The specified token is invalid. The session does not exist or has "
                                       "timed out.")
+    return session
 
 
 def methods(request: web.Request, *allowed: str) -> None:

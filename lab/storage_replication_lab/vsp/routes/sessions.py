@@ -34,7 +34,7 @@ async def sessions(array: Vsp, request: web.Request, rest: list[str], _scope: st
     if request.method == "GET":
         return reply(session.render())
     Fields(await read_json(request), ("force",)).flag("force")
-    array.sessions.pop(session_id, None)
+    array.logout(session_id)
     return reply({"sessionId": session_id})
 
 
@@ -45,5 +45,6 @@ async def _login(array: Vsp, request: web.Request) -> web.Response:
     body = Fields(await read_json(request), ("aliveTime", "authenticationTimeout"))
     alive = body.integer("aliveTime", 1, 300)
     auth_timeout = body.integer("authenticationTimeout", 1, 900)
-    session = array.login(300 if alive is None else alive, 120 if auth_timeout is None else auth_timeout)
+    session = array.login(300 if alive is None else alive, 120 if auth_timeout is None else auth_timeout,
+                          request.remote or "127.0.0.1")
     return reply({"token": session.token, "sessionId": session.session_id})

@@ -14,11 +14,18 @@ if t.TYPE_CHECKING:  # pragma: no cover
 
 
 def storage_summary(array: Vsp) -> dict[str, t.Any]:
-    return {"storageDeviceId": array.storage_device_id, "model": array.model, "serialNumber": array.serial,
-            "svpIp": "127.0.0.1", "ctl1Ip": "127.0.0.1", "ctl2Ip": "127.0.0.1"}
+    """The list entry: a VSP 5000 (storageDeviceId 900000...) names its SVP, the E and G/F series their controllers."""
+    out: dict[str, t.Any] = {"storageDeviceId": array.storage_device_id, "model": array.model,
+                             "serialNumber": array.serial}
+    if array.storage_device_id.startswith("900000"):
+        out["svpIp"] = "127.0.0.1"
+    else:
+        out.update({"ctl1Ip": "127.0.0.1", "ctl2Ip": "127.0.0.1"})
+    return out
 
 
 def storage_detail(array: Vsp) -> dict[str, t.Any]:
+    """``GET storages/<id>``: the list entry plus the microcode version, TLS and communication modes."""
     out = storage_summary(array)
     out.update({"dkcMicroVersion": "88-08-10-00/00", "isSecure": True,
                 "communicationModes": [{"communicationMode": "lanConnectionMode"}]})

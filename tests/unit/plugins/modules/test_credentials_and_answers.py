@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+from storage_replication_lab.client import CLAIMS
 
 LAB_TOPOLOGY = {
     "lab": {"block_size": "64KiB"},
@@ -156,7 +157,7 @@ def test_a_redirect_from_smis_to_another_endpoint_is_not_followed(lab, run_modul
 
 # echoed credentials ------------------------------------------------------------------------------------------
 def test_an_echoed_basic_authorization_from_ontap_never_reaches_the_result(lab, run_module, faults):
-    faults("ontap-b", echo_headers=True, error_count=1, error_status=400)
+    faults("ontap-b", spare=CLAIMS, echo_headers=True, error_count=1, error_status=400)
     result = run_module("snapmirror_info", lab.connection("ontap-b"))
     assert result["failed"] and result["http_status"] == 400
     assert "Service temporarily unavailable (injected)" in result["msg"]
@@ -165,7 +166,7 @@ def test_an_echoed_basic_authorization_from_ontap_never_reaches_the_result(lab, 
 
 
 def test_an_echoed_basic_authorization_from_the_vsp_login_never_reaches_the_result(lab, run_module, faults):
-    faults("vsp-a", echo_headers=True, error_count=1, error_status=400)
+    faults("vsp-a", spare=CLAIMS, echo_headers=True, error_count=1, error_status=400)
     result = run_module("shadowimage_pair_info", lab.connection("vsp-a"))
     assert result["failed"] and result["http_status"] == 400
     assert "/sessions failed on VSP" in result["msg"] and MASKED_BASIC in result["msg"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+from storage_replication_lab.client import CLAIMS
 
 LAB_TOPOLOGY = {
     "lab": {"block_size": "64KiB", "bandwidth": "4GiB", "per_transfer_rate": "256MiB", "local_bandwidth": "4GiB",
@@ -120,7 +121,7 @@ def test_a_write_without_an_answer_is_read_back_and_the_run_continues(lab, vendo
 def test_an_array_refusal_keeps_the_arrays_message_and_code(lab, run_module, vendor):
     spec = VENDORS[vendor]
     args = dict(connection(lab, vendor), **{spec.list_key: [spec.item(4)]}, continue_on_error=True)
-    lab.faults(spec.array, error_count=1, error_status=409, only_mutating=True)
+    lab.faults(spec.array, spare=CLAIMS, error_count=1, error_status=409, only_mutating=True)
     try:
         result = run_module(spec.module, args)
     finally:

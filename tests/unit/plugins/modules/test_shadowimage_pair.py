@@ -12,7 +12,7 @@ import time
 import pytest
 
 from module_helpers import module_args, vsp_topology
-from storage_replication_lab.client import LabError
+from storage_replication_lab.client import CLAIMS, LabError
 
 BLOCK = 64 * 1024
 LAB_TOPOLOGY = vsp_topology(
@@ -89,7 +89,7 @@ def test_an_svol_made_by_the_run_is_deleted_again_when_its_pair_cannot_be_made(l
     failed = run_module("shadowimage_pair", args)
     assert failed["failed"]
     assert "creating pair cg_r/p2 (257 -> 701) failed" in failed["msg"] and "MU number 0" in failed["msg"]
-    assert failed["array_code"] == "KART70000-E" and failed["array_error_code"]["SSB1"]
+    assert failed["array_code"] == "KART30000-E" and failed["array_error_code"]["SSB1"]
     assert failed["actions"] == ["create_svol", "delete_svol"]
     assert failed["svol"] == {"ldev_id": 701, "pool_id": 0, "created": True, "block_capacity": 524288,
                               "deleted": True}
@@ -361,7 +361,7 @@ def test_an_html_error_page_is_reported_in_words_and_a_rerun_converges(lab, run_
     assert not run_module("shadowimage_pair", args)["failed"]
     args["pair_state"] = "split"
     lab.settings("vsp-a", html_errors=True)
-    lab.faults("vsp-a", error_count=1, error_status=500, only_mutating=True)
+    lab.faults("vsp-a", spare=CLAIMS, error_count=1, error_status=500, only_mutating=True)
     try:
         failed = run_module("shadowimage_pair", args)
     finally:

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from storage_replication_lab.client import CLAIMS
+
 from module_helpers import module_args, smis_topology
 
 LAB_TOPOLOGY = smis_topology(
@@ -207,12 +209,12 @@ def test_stop_copy_aborts_a_running_clone_on_the_generic_provider(lab, run_modul
     assert started["synchronization"]["transferring"] is True
     stopped = step(lab, run_module, dict(base, stop_copy=True), ["stop_copy", "wait_stopped"])
     assert stopped["synchronization"]["state"] == "aborted" and stopped["synchronization"]["healthy"] is False
-    logged = lab.log(array="smis-b", mutating=True)[-1]
+    logged = lab.mutations_since(0, "smis-b")[-1]
     assert (logged["cim_method"], logged["cim_params"]["Operation"]) == ("ModifyReplicaSynchronization", "2")
 
 
 def test_a_failed_copy_is_reported_with_the_arrays_message(lab, run_module, conn):
-    lab.faults("smis-b", fail_jobs=1, fail_job_message="simulated disk failure on the target pool",
+    lab.faults("smis-b", spare=CLAIMS, fail_jobs=1, fail_job_message="simulated disk failure on the target pool",
                fail_job_code=4711)
     result = run_module("smis_sync", conn(source="vol6", target="vol6_m"))
     assert result["failed"]
@@ -293,7 +295,9 @@ def test_bulk_waits_share_one_poll_per_round(lab, run_module, conn):
     assert [r["synchronization"]["state"] for r in fractured["synchronizations"]] == ["fractured"] * 4
     methods = [e["cim_method"] for e in lab.log(since=mark)]
     assert fractured["requests_sent"] == len(methods)
-    assert methods.count("GetSupportedOperationsForSynchronization") == 4
+    # the plan is read once, and once more after the run's claim (another run may have acted in between)
+    assert methods.count("GetSupportedOperationsForSynchronization") == 8
+    assert methods.count("CreateGroup") == 1 and methods.count("DeleteGroup") == 1
     assert methods.count("ModifyReplicaSynchronization") == 4
     assert "GetInstance" not in methods  # the waits were answered by shared enumerations
     assert methods.count("EnumerateInstances") < 2 + 4
@@ -320,7 +324,7 @@ def test_physical_copy_resync_start_stop_and_detach_with_the_legacy_service(lab,
     assert (facts["sync_type"], facts["sync_state"], facts["copy_type"], facts["mode"]) == \
         ("clone", "Frozen", "UnSyncAssoc", "async")
     assert digest(lab, "smis-a", "151") == digest(lab, "smis-a", "101")
-    methods = [e["cim_method"] for e in lab.log(array="smis-a", mutating=True)]
+    methods = [e["cim_method"] for e in lab.mutations_since(0, "smis-a")]
     assert methods == ["AttachOrModifyReplica"]
 
     lab.write("smis-a", "101", 3)
@@ -332,25 +336,25 @@ def test_physical_copy_resync_start_stop_and_detach_with_the_legacy_service(lab,
                     ["resync", "wait_synchronized"])
     assert resynced["synchronization"]["age_seconds"] <= 1
     assert digest(lab, "smis-a", "151") == digest(lab, "smis-a", "101")
-    logged = lab.log(array="smis-a", mutating=True)[-1]
+    logged = lab.mutations_since(0, "smis-a")[-1]
     assert (logged["cim_method"], logged["cim_params"]["Operation"]) == ("ModifySynchronization", "4")
 
     time.sleep(2.1)
     step(lab, run_module, dict(base, start_copy=True, max_lag=1), ["start_copy", "wait_copied"])
-    assert lab.log(array="smis-a", mutating=True)[-1]["cim_params"]["Operation"] == "12"
+    assert lab.mutations_since(0, "smis-a")[-1]["cim_params"]["Operation"] == "12"
 
     lab.settings("smis-a", copy_rate="128KiB")
     started = run_module("smis_sync", dict(base, start_copy=True, wait=False))
     assert started["synchronization"]["transferring"] is True
     stopped = step(lab, run_module, dict(base, stop_copy=True), ["stop_copy", "wait_stopped"])
     assert stopped["synchronization"] is None  # HPE 3PAR halts the copy and removes the pair
-    assert lab.log(array="smis-a", mutating=True)[-1]["cim_params"]["Operation"] == "13"
+    assert lab.mutations_since(0, "smis-a")[-1]["cim_params"]["Operation"] == "13"
 
     lab.settings("smis-a", copy_rate=0)
     assert not run_module("smis_sync", dict(base, sync_type="clone"))["failed"]
     detached = step(lab, run_module, dict(base, state="absent"), ["detach"])
     assert detached["synchronization"] is None
-    assert lab.log(array="smis-a", mutating=True)[-1]["cim_params"]["Operation"] == "2"
+    assert lab.mutations_since(0, "smis-a")[-1]["cim_params"]["Operation"] == "2"
     assert lab.volume("smis-a", "151")["host_access"] == "rw"
 
 
@@ -367,7 +371,7 @@ def test_virtual_copy_restore_is_not_repeated_within_max_lag(lab, run_module, co
     assert digest(lab, "smis-a", "102") != digest(lab, "smis-a", snap)
     step(lab, run_module, dict(base, restore=True, max_lag=1, allow_data_loss=True), ["restore", "wait_restored"])
     assert digest(lab, "smis-a", "102") == digest(lab, "smis-a", snap)
-    assert lab.log(array="smis-a", mutating=True)[-1]["cim_params"]["Operation"] == "5"
+    assert lab.mutations_since(0, "smis-a")[-1]["cim_params"]["Operation"] == "5"
 
 
 @pytest.mark.parametrize("operation", sorted(SEED_UNSUPPORTED))
@@ -389,7 +393,7 @@ def test_fracture_of_a_local_copy_is_refused_by_both_services(lab, run_module, c
 
 def test_resync_of_a_broken_physical_copy_is_refused(lab, run_module, conn):
     base = conn("smis-a", source="vol4", target="copy4", sync_type="clone", interface="configuration_service")
-    lab.faults("smis-a", fail_jobs=1, fail_job_message="copy failed: target volume offline", fail_job_code=77)
+    lab.faults("smis-a", spare=CLAIMS, fail_jobs=1, fail_job_message="copy failed: target volume offline", fail_job_code=77)
     failed = run_module("smis_sync", base)
     assert failed["failed"] and "copy failed: target volume offline" in failed["msg"]
     assert failed["synchronization"]["sync_state"] == "Broken" and failed["synchronization"]["state"] == "broken"
@@ -403,7 +407,7 @@ def test_replication_service_of_3par_for_clones_and_a_mirror_it_cannot_make(lab,
     base = conn("smis-a", source="vol5", target="copy5", sync_type="clone")
     created = step(lab, run_module, base, ["create", "wait_synchronized"])
     assert created["synchronization"]["replication_type"] == 11
-    assert [e["cim_method"] for e in lab.log(array="smis-a", mutating=True)][-1] == "CreateElementReplica"
+    assert [e["cim_method"] for e in lab.mutations_since(0, "smis-a")][-1] == "CreateElementReplica"
     refused(lab, run_module, conn("smis-a", source="vol6", target="copy6", sync_type="mirror"),
             "Synchronous Mirror Local (2)", "cannot be created", "smis-a")
     refused(lab, run_module, dict(base, start_copy=True, interface="replication_service"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from storage_replication_lab.client import CLAIMS
 
 LAB_TOPOLOGY = {
     "lab": {"block_size": "64KiB", "bandwidth": "4GiB", "per_transfer_rate": "256MiB"},
@@ -317,7 +318,7 @@ def test_the_array_message_and_code_come_through(lab, run_module, conn):
     info = run_module("snapmirror_info", dict(lab.connection("ontap-b"), destination_svm="svm_b",
                                               query="[?destination_path=='svm_b:vol1_dr']"))
     assert not info["failed"]
-    lab.faults("ontap-b", fail_jobs=1, fail_job_message="Volume is busy", fail_job_code="917555")
+    lab.faults("ontap-b", spare=CLAIMS, fail_jobs=1, fail_job_message="Volume is busy", fail_job_code="917555")
     try:
         args = conn(source_path="svm_a:vol3", destination_path="svm_b:vol3_dr", relationship_state="broken_off")
         result = run_module("snapmirror", args)
