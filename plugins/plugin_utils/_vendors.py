@@ -24,19 +24,26 @@ from ansible_collections.storage.replication.plugins.plugin_utils._vsp_sets impo
 
 @dataclasses.dataclass(frozen=True)
 class Vendor:
-    """One array family: its set logic, its modules, and how its arrays are described."""
+    """One array family: its set logic, its modules (all of them: a test checks the action groups against them),
+    and how its arrays are described."""
 
     name: str  # the value of a set's ``vendor`` and of an inventory host's ``replication_vendor``
     title: str
     sets: VendorSets  # the set logic (``_<vendor>_sets.py``)
     module: str  # the bulk module that keeps items in a state
     info_module: str  # the module that reads them
+    clone_module: str | None  # the module that makes writable test copies of DR volumes (None: not yet)
     list_key: str  # the items' option of ``module``, and the list in both modules' results
     object_key: str  # where ``module`` reports the facts of one item of the list
     action_group: str  # for ``module_defaults``: the connection options of both modules
     env_prefix: str  # ``<PREFIX>_USERNAME``... what the modules and the roles read from the environment
     hostvars: t.Mapping[str, str]  # module option -> inventory host variable, beyond the common ``replication_*``
     lab_simulator: str  # the lab's simulator of the vendor's wire protocol
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """Every module of the vendor: what its action group holds."""
+        return tuple(m for m in (self.module, self.info_module, self.clone_module) if m)
 
     def public(self) -> dict[str, t.Any]:
         """The row as data for plays (everything but the set logic)."""
@@ -47,14 +54,17 @@ class Vendor:
 VENDORS: dict[str, Vendor] = {v.name: v for v in (
     Vendor(name="ontap", title="NetApp ONTAP (SnapMirror)", sets=OntapSets(),
            module="storage.replication.snapmirror", info_module="storage.replication.snapmirror_info",
+           clone_module="storage.replication.volume_clone",
            list_key="relationships", object_key="relationship", action_group="group/storage.replication.ontap",
            env_prefix="ONTAP", hostvars={}, lab_simulator="ontap"),
     Vendor(name="vsp", title="Hitachi VSP (ShadowImage)", sets=VspSets(),
            module="storage.replication.shadowimage_pair", info_module="storage.replication.shadowimage_pair_info",
+           clone_module=None,
            list_key="pairs", object_key="pair", action_group="group/storage.replication.vsp",
            env_prefix="VSP", hostvars={"storage_device_id": "replication_storage_device_id"}, lab_simulator="vsp"),
     Vendor(name="smis", title="SMI-S arrays (HPE 3PAR and other CIM/WBEM providers)", sets=SmisSets(),
            module="storage.replication.smis_sync", info_module="storage.replication.smis_sync_info",
+           clone_module=None,
            list_key="synchronizations", object_key="synchronization", action_group="group/storage.replication.smis",
            env_prefix="SMIS", hostvars={"namespace": "replication_namespace"}, lab_simulator="smis"),
 )}

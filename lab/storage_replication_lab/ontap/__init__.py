@@ -1,8 +1,8 @@
 """The ONTAP cluster simulator (REST under ``/api``).
 
 ``cluster.py`` is the cluster (with ``storage.py``, ``snapmirror.py`` and
-``transfers.py`` for what requests do to it), ``model.py`` its objects and error
-codes, ``volume.py`` a volume's settings, ``nodes.py`` its HA pair, ``cli.py`` the
+``transfers.py`` for what requests do to it, ``clones.py`` for FlexClone volumes),
+``model.py`` its objects and error codes, ``volume.py`` a volume's settings, ``nodes.py`` its HA pair, ``cli.py`` the
 CLI passthrough, ``routes/`` the REST paths per resource, ``body.py`` and
 ``query.py`` the request conventions.
 
@@ -30,6 +30,15 @@ Decisions:
   an unknown command is 404 'API not found', code 3).
 - **Volumes** carry the settings clients copy and filter on (``volume.py``); a transfer
   record (``.../transfers``) has no ``type`` and names the ``snapshot`` it moves.
+- **DELETE of a volume**: an online volume is taken offline as part of the delete (NetApp's
+  reference); a mounted one is refused until its ``nas.path`` is emptied (409, lab code
+  917548), and so is the parent of FlexClone volumes (409, lab code 917552).
+- **FlexClone volumes** (``clones.py``): the clone holds its base snapshot (same name and
+  time, so its ``delta`` is what the clone was written since), the base snapshot is busy in
+  the parent (``owners`` ``volume clone``; DELETE refused, SnapMirror keeps it on a
+  destination while later transfers go on), a read-write parent without
+  ``clone.parent_snapshot`` gets a snapshot ``clone_<clone>.<YYYY-MM-DD_HHMMSS>.0``, a DP
+  parent without one is cloned at its newest snapshot (unverified).
 """
 
 from __future__ import annotations

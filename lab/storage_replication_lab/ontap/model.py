@@ -46,6 +46,10 @@ E_VOLUME_IN_USE = "917536"
 E_SHRINK = "917538"
 E_SNAPSHOT_BUSY = "1638555"
 E_SCHEDULE_NOT_FOUND = "13303852"
+E_VOLUME_MOUNTED = "917548"
+E_HAS_CLONES = "917552"
+#: the owner ONTAP names for the base snapshot of a FlexClone volume
+CLONE_OWNER = "volume clone"
 
 SCHEDULES = {"1min": 60, "5min": 300, "10min": 600, "15min": 900, "hourly": 3600, "8hour": 28800,
              "daily": 86400, "weekly": 604800}
@@ -188,8 +192,27 @@ class OVolume:
         return meta
 
     def drop_snapshot(self, name: str) -> None:
+        """Delete a snapshot, unless it is the base of a clone: ONTAP keeps that one while the clone lives (a
+        SnapMirror transfer that would remove it from a destination leaves it there)."""
+        if self.clones(name):
+            return
         self.fv.snapshots.pop(name, None)
         self.snapmeta.pop(name, None)
+
+    def clones(self, snapshot: str | None = None) -> list[OVolume]:
+        """The FlexClone volumes of this volume (made from ``snapshot``, when given)."""
+        out = []
+        for other in self.cluster.volumes.values():
+            clone = other.clone
+            if not clone.get("is_flexclone") or (clone.get("parent_volume") or {}).get("uuid") != self.uuid:
+                continue
+            if snapshot is None or (clone.get("parent_snapshot") or {}).get("name") == snapshot:
+                out.append(other)
+        return out
+
+    def snapshot_owners(self, meta: SnapshotMeta) -> list[str]:
+        """Who holds a snapshot: its own owners, and ``volume clone`` while it is the base of a clone."""
+        return sorted(meta.owners | ({CLONE_OWNER} if self.clones(meta.name) else set()))
 
     def snapshot_by_uuid(self, snap_uuid: str) -> SnapshotMeta:
         for meta in self.snapmeta.values():
@@ -203,7 +226,7 @@ class OVolume:
             "state": self.state, "style": "flexvol" if len(self.aggregates) <= 1 else "flexgroup",
             "size": self.size, "create_time": timestamp(self.create_time),
             "aggregates": [{"name": a.name, "uuid": a.uuid} for a in self.aggregates],
-            "msid": self.msid, "clone": dict(self.clone),
+            "msid": self.msid, "clone": dict(self.clone, has_flexclone=bool(self.clones())),
             "snapmirror": {"is_protected": self.cluster.lab_protected(self),
                            "destinations": {"is_ontap": self.cluster.lab_protected(self), "is_cloud": False}},
             "_links": _link(f"/api/storage/volumes/{self.uuid}"),
@@ -219,7 +242,7 @@ class OVolume:
             "uuid": meta.uuid, "name": meta.name, "create_time": timestamp(snap.create_time),
             "volume": {"name": self.name, "uuid": self.uuid}, "svm": self.svm.ref(),
             "size": len(snap.blocks) * self.fv.block_size, "state": "valid",
-            "owners": sorted(meta.owners),
+            "owners": self.snapshot_owners(meta),
             "_links": _link(f"/api/storage/volumes/{self.uuid}/snapshots/{meta.uuid}"),
         }
         if meta.comment:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .body import Body, OntapError
-from .model import (E_AGGR_FULL, E_DUPLICATE, E_INVALID, E_NOT_AVAILABLE, E_SHRINK, E_SNAPSHOT_BUSY, E_VOLUME_IN_USE,
-                    E_VOLUME_NOT_FOUND, Job, OVolume, new_uuid, parse_when, size_of)
+from .model import (E_AGGR_FULL, E_DUPLICATE, E_HAS_CLONES, E_INVALID, E_SHRINK, E_SNAPSHOT_BUSY, E_VOLUME_IN_USE,
+                    E_VOLUME_MOUNTED, Job, OVolume, new_uuid, parse_when, size_of)
+from .clones import clone_source, make_clone
 from .volume import settings_changes
 
 
@@ -19,26 +20,11 @@ class VolumeOps:
                        next((s.name for s in self.svms.values() if s.uuid == body.text("svm.uuid")), None))
         if self.find_volume(svm.name, name):
             raise OntapError(409, f'Duplicate volume name "{name}" in SVM "{svm.name}".', E_DUPLICATE, "name")
-        clone = None
-        if body.has("clone"):
-            if not body.flag("clone.is_flexclone", True):
-                raise OntapError(400, "Only FlexClone volumes can be created from a clone definition.", E_INVALID,
-                                 "clone.is_flexclone")
-            parent = self.find_volume(svm.name, body.text("clone.parent_volume.name") or "")
-            if parent is None:
-                raise OntapError(400, f'Parent volume "{body.text("clone.parent_volume.name")}" does not exist.',
-                                 E_VOLUME_NOT_FOUND, "clone.parent_volume.name")
-            if len(parent.aggregates) > 1:
-                raise OntapError(400, "FlexClone of a FlexGroup volume is not supported.", E_NOT_AVAILABLE)
-            snap_name = body.text("clone.parent_snapshot.name")
-            if snap_name and snap_name not in parent.fv.snapshots:
-                raise OntapError(400, f'Snapshot "{snap_name}" does not exist in volume "{parent.name}".',
-                                 E_VOLUME_NOT_FOUND, "clone.parent_snapshot.name")
-            clone = (parent, snap_name)
+        clone = clone_source(self, svm, body) if body.has("clone") else None
         aggr_names = [a.get("name") if isinstance(a, dict) else a for a in (body.get("aggregates") or [])]
         aggregates = [self.aggregate(str(n)) for n in aggr_names] or (
-            [clone[0].aggregates[0]] if clone else [max(self.aggregates.values(), key=self.aggregate_free)])
-        size = size_of(body.get("size", clone[0].size if clone else 20 * 1024 * 1024))
+            [clone.parent.aggregates[0]] if clone else [max(self.aggregates.values(), key=self.aggregate_free)])
+        size = size_of(body.get("size", clone.parent.size if clone else 20 * 1024 * 1024))
         for aggr in aggregates:
             if self.aggregate_free(aggr) < size // len(aggregates):
                 raise OntapError(400, f'Aggregate "{aggr.name}" does not have enough space for a volume of '
@@ -55,13 +41,7 @@ class VolumeOps:
                 raise OntapError(409, f'Duplicate volume name "{name}" in SVM "{svm.name}".', E_DUPLICATE, "name")
             vol = OVolume(self, svm, name, size, aggregates, "rw" if clone else vtype, nas_path, vol_uuid)
             if clone:
-                parent, snap = clone
-                vol.settings = parent.settings.copy()  # a FlexClone starts with its parent's settings
-                vol.fv.set_blocks(parent.fv.snapshots[snap].blocks if snap else parent.fv.blocks)
-                vol.clone = {"is_flexclone": True, "parent_volume": {"name": parent.name, "uuid": parent.uuid},
-                             "parent_svm": parent.svm.ref(), "split_initiated": False}
-                if snap:
-                    vol.clone["parent_snapshot"] = {"name": snap}
+                make_clone(vol, clone)
             vol.settings.apply(settings)
             if body.text("state") in ("offline", "restricted"):
                 vol.state = str(body.text("state"))
@@ -108,9 +88,18 @@ class VolumeOps:
         return self.submit(f"PATCH /api/storage/volumes/{vol.uuid}", apply, vol.svm.name)
 
     def delete_volume(self, vol: OVolume) -> Job:
+        """DELETE: an online volume is taken offline first; a mounted one, one in a SnapMirror relationship and
+        the parent of FlexClone volumes are refused."""
         if any(rel.dst is vol for rel in self.relationships.values()) or self.lab_protected(vol):
             raise OntapError(409, f'Volume "{vol.name}" is part of a SnapMirror relationship; delete the '
                                   "relationship first.", E_VOLUME_IN_USE)
+        if vol.nas_path:
+            raise OntapError(409, f'Volume "{vol.name}" in SVM "{vol.svm.name}" is mounted at "{vol.nas_path}"; '
+                                  "unmount it (nas.path empty) before deleting it.", E_VOLUME_MOUNTED)
+        clones = ", ".join(sorted(c.name for c in vol.clones()))
+        if clones:
+            raise OntapError(409, f'Volume "{vol.name}" has FlexClone volumes ({clones}); delete or split them first.',
+                             E_HAS_CLONES)
 
         def apply() -> None:
             self.volumes.pop(vol.uuid, None)
@@ -138,9 +127,10 @@ class VolumeOps:
 
     def delete_snapshot(self, vol: OVolume, snap_uuid: str) -> Job:
         meta = vol.snapshot_by_uuid(snap_uuid)
-        if meta.owners:
-            raise OntapError(409, f'Snapshot "{meta.name}" is busy: it is in use by '
-                                  f'{", ".join(sorted(meta.owners))}.', E_SNAPSHOT_BUSY)
+        owners = vol.snapshot_owners(meta)
+        if owners:
+            raise OntapError(409, f'Snapshot "{meta.name}" is busy: it is in use by {", ".join(owners)}.',
+                             E_SNAPSHOT_BUSY)
         return self.submit(f"DELETE /api/storage/volumes/{vol.uuid}/snapshots/{snap_uuid}",
                            lambda: vol.drop_snapshot(meta.name), vol.svm.name)
 

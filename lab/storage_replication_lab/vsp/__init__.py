@@ -1,4 +1,5 @@
-"""The Hitachi VSP simulator: Configuration Manager REST (``/ConfigurationManager/v1``) for ShadowImage.
+"""The Hitachi VSP simulator: Configuration Manager REST (``/ConfigurationManager/v1``) for ShadowImage and
+Thin Image.
 
 Built against ``specs/vsp-rest.md`` (the fact sheet). What the sheet leaves open,
 the lab decides as follows, and keeps stable:
@@ -81,12 +82,17 @@ Errors
     P-VOL / S-VOL of a new pair)                                     delete ldev);
                                                                      pairs: lab
     pool does not exist (POST ldevs)        KART30000-E  2E10/9A70   lab
+    snapshot pool missing (POST snapshots)  KART30000-E  2E30/600E   CIN
     pool full / over subscription limit     KART30000-E  2E10/9A71   lab
     pair name taken in the copy group       KART30000-E  2E11/9A05   sheet text; lab
     LDEV in another pair, paired LDEV       KART30000-E  2E10/9A23   VSP1 text; lab
     deleted, P-VOL = S-VOL, cascade
     S-VOL size differs from the P-VOL       KART30000-E  2E21/9A31   lab
     MU number taken / none free             KART30000-E  2E10/9A40   lab
+    Thin Image P-VOL is an SI S-VOL not     KART30000-E  2E10/9A24   lab (rule: TI
+    split, or under restore (create)                                 guide)
+    isConsistencyGroup differs from the     KART30000-E  2E11/9A0A   lab
+    snapshot group's mode
     copy group exists (isNewGroupCreation   KART30000-E  2E11/9A07   lab
     true), P and S DG names equal
     copy group missing (false), DGs differ  KART30000-E  2E10/9A08   lab
@@ -96,7 +102,8 @@ Errors
     server busy, 65th session (503)         KART00003-E  -           CIN, sheet
     lock not obtained (lock job)            KART40050-E  -           CIN
     write while another session locks (503) KART40052-E  -           CIN
-    action not allowed in the pair status   KART30090-E  -           lab (412: sheet)
+    action not allowed in the pair status   KART30090-E  -           lab (412: sheet,
+    (also Thin Image, see thin_image.py)                             MK-98RD9014 TI)
     bad request (400)                       KART30004-E  -           lab
     invalid / expired token (401)           KART00002-E  -           lab
     no such URL (404) / method (405)        KART00004-E  -           lab
@@ -154,6 +161,13 @@ ShadowImage (``shadowimage.py``)
     ``localCloneCopygroupId`` was sent); an unknown group lists as ``{"data": []}``;
     ``refresh`` (true/false) is accepted, the lab's view is always current.
 
+Thin Image (``thin_image.py``; routes ``routes/snapshots.py``)
+    ``snapshots`` and ``snapshot-groups``: create, list, actions ``split``,
+    ``resync``, ``restore``, ``clone``, ``assign-volume``, ``unassign-volume``,
+    delete. The S-VOL, P-VOL, size, MU and LDEV refusals reuse the ShadowImage
+    codes above. Sources, the operation matrix and the lab's decisions are in the
+    docstring of ``thin_image.py``.
+
 Data and host access
     LDEV ``<id>`` is lab volume ``<id>`` (``/_lab/arrays/<array>/volumes/<id>``);
     host access per §8: S-VOL read-only unless split, P-VOL inaccessible in RCPY.
@@ -193,6 +207,7 @@ from .lock import ResourceLock
 from .model import E_BUSY, E_STORAGE, MAX_LDEV_ID, SSB, Job, Ldev, Session, VspError, storage_error
 from .pool import Pool
 from .shadowimage import ShadowImage
+from .thin_image import ThinImage
 
 MODEL_PREFIX = {"VSP G900": "886000", "VSP F900": "886000", "VSP G700": "886000", "VSP G370": "886000",
                 "VSP 5000": "900000", "VSP 5500": "900000", "VSP E590": "934000", "VSP E790": "934000",
@@ -241,6 +256,7 @@ class Vsp(ArrayBase):
                                                parse_size(pool.get("size", "100TiB")), pool)
         self.ldevs: dict[int, Ldev] = {}
         self.si = ShadowImage(self)
+        self.ti = ThinImage(self)
         for item in expand_items(spec.get("ldevs"), key="id"):
             pool = item.get("pool", next(iter(self.pools), None))
             ldev = self.define_ldev(int(item["id"]), parse_size(item.get("size", "1GiB")),
@@ -315,6 +331,7 @@ class Vsp(ArrayBase):
             for pair in self.si.pairs():  # running copies follow the new pace at once
                 if pair.transfer is not None:
                     pair.transfer.rate_cap = self.pace_rate * pair.pace if self.pace_rate else None
+            self.ti.rate_changed()
         return {key: getattr(self, key) for key in SETTINGS}
 
     def describe(self) -> dict[str, t.Any]:
@@ -327,6 +344,7 @@ class Vsp(ArrayBase):
             "running_job": self.current.job_id if self.current is not None else None,
             "ldevs": len(self.ldevs), "copy_groups": sorted(self.si.groups),
             "pairs": {p.pair_id: p.lab_state() for p in self.si.pairs()},
+            **self.ti.describe(),
             "settings": {key: getattr(self, key) for key in SETTINGS},
         })
         out.update(self.lock.describe())
@@ -334,6 +352,7 @@ class Vsp(ArrayBase):
 
     def _tick(self, now: float) -> None:
         self.si.tick(now)
+        self.ti.tick(now)
         self.lock.settle()
 
     # LDEVs -------------------------------------------------------------------------------------
@@ -344,6 +363,7 @@ class Vsp(ArrayBase):
             raise ValueError(f"{self.name}: LDEV {ldev_id} is defined twice")
         volume = self.fabric.new_volume(self.name, str(ldev_id), size)
         volume.listeners.append(lambda _vol, indices: self.si.on_host_write(ldev_id, indices))
+        volume.listeners.append(lambda _vol, indices: self.ti.on_host_write(ldev_id, indices))
         ldev = Ldev(ldev_id, volume, pool_id, label)
         self.ldevs[ldev_id] = ldev
         return ldev
@@ -370,7 +390,7 @@ class Vsp(ArrayBase):
         return self.define_ldev(ldev_id, int(spec["size"]), pool_id)
 
     def delete_ldev(self, ldev: Ldev) -> None:
-        if self.si.pairs_of(ldev.ldev_id):
+        if self.si.pairs_of(ldev.ldev_id) or self.ti.snapshots_of(ldev.ldev_id):
             raise storage_error(f"The LDEV ({ldev.ldev_id}) cannot be deleted: it is used by a copy pair.",
                                 "ldev_in_use")
         self.ldevs.pop(ldev.ldev_id, None)

@@ -3,9 +3,11 @@
 One data structure, two uses: ``docs/docsite/rst/lab.rst`` carries the table
 ``rst_table()`` renders (between the ``BEGIN`` and ``END`` comments; print it with
 ``python -m storage_replication_lab.vsp.fields``), and
-``tests/unit/lab/test_vsp_fidelity_fields.py`` reads every object from a running
-lab and checks that it has exactly the fields listed here. A unit test also keeps
-the rst table equal to ``rst_table()``, so table, lab and test cannot drift.
+``tests/unit/lab/test_vsp_fidelity_fields.py`` reads every object of ``OBJECTS`` from
+a running lab and checks that it has exactly the fields listed here;
+``tests/unit/lab/test_vsp_thin_image.py`` does the same for ``THIN_IMAGE_OBJECTS``
+(the Thin Image objects, which need pairs of their own). A unit test also keeps the
+rst table (both tuples) equal to ``rst_table()``, so table, lab and tests cannot drift.
 
 Per object: ``served`` documented fields the lab always serves; ``when`` documented
 fields it serves in some states only (with the state); ``lab_only`` fields the lab
@@ -14,7 +16,8 @@ the lab leaves out (the reason is in the object's ``note``). Sources: MK-98RD901
 (REST API Reference Guide for VSP 5000 / E / G/F series), HCS (Command Suite
 Configuration Manager REST API Reference), the project's fact sheet
 ``specs/vsp-rest.md`` and the public clients that read the fields (OpenStack
-Cinder's Hitachi driver, Hitachi's vspone_block collection).
+Cinder's Hitachi driver, Hitachi's vspone_block collection, Hitachi's Terraform
+provider ``terraform-provider-hitachi``: its ``Snapshot`` and ``SnapshotGroup`` models).
 """
 
 from __future__ import annotations
@@ -43,6 +46,19 @@ PAIR = (
     "pvolDifferenceDataManagement", "svolDifferenceDataManagement", "pvolProcessingStatus", "svolProcessingStatus",
 )
 GROUP = ("localCloneCopygroupId", "copyGroupName", "pvolDeviceGroupName", "svolDeviceGroupName")
+LDEV = ("ldevId", "clprId", "emulationType", "byteFormatCapacity", "blockCapacity", "numOfPorts", "ports",
+        "attributes", "label", "status", "mpBladeId", "ssid", "resourceGroupId", "numOfUsedBlock",
+        "isFullAllocationEnabled", "dataReductionMode", "dataReductionStatus", "isAluaEnabled")
+LDEV_NOT_SERVED = ("composingPoolId", "raidLevel", "raidType", "numOfParityGroups", "parityGroupIds", "driveType",
+                   "driveByteFormatCapacity", "driveBlockCapacity", "externalVolumeId", "virtualLdevId",
+                   "dataReductionProcessMode", "isDataReductionSharedVolumeEnabled", "isEncryptionEnabled",
+                   "namespaceId", "nvmSubsystemId", "naaId")
+LDEV_NOTE = ("the lab has DP-VOLs only: no parity-group, external, virtual-id, capacity-saving, NVMe or LU-path "
+             "attributes")
+SNAPSHOT = ("snapshotGroupName", "primaryOrSecondary", "status", "pvolLdevId", "muNumber", "snapshotPoolId",
+            "concordanceRate", "isConsistencyGroup", "isWrittenInSvol", "isClone", "canCascade", "isRedirectOnWrite",
+            "pvolProcessingStatus", "snapshotId")
+SNAPSHOT_GROUP = ("snapshotGroupName", "snapshotGroupId")
 STORAGE = ("storageDeviceId", "model", "serialNumber")
 STORAGE_WHEN = (("svpIp", "VSP 5000 series"), ("ctl1Ip", "E and G/F series"), ("ctl2Ip", "E and G/F series"))
 
@@ -85,17 +101,9 @@ OBJECTS: tuple[VspObject, ...] = (
               ("errorSource", "messageId", "message", "cause", "solution", "solutionType"),
               "HCS 2.15; sheet §9; Cinder", when=(("errorCode", "storage-side failures"),),
               not_served=("detailCode",), note="detailCode's format is not public enough to imitate"),
-    VspObject("ldevs/{id} (defined)", "GET /v1/objects/ldevs[/{ldevId}]",
-              ("ldevId", "clprId", "emulationType", "byteFormatCapacity", "blockCapacity", "numOfPorts", "ports",
-               "attributes", "label", "status", "mpBladeId", "ssid", "resourceGroupId", "numOfUsedBlock",
-               "isFullAllocationEnabled", "dataReductionMode", "dataReductionStatus", "isAluaEnabled"),
+    VspObject("ldevs/{id} (defined)", "GET /v1/objects/ldevs[/{ldevId}]", LDEV,
               "sheet §10; Cinder; vspone_block", when=(("poolId", "DP-VOLs"),),
-              not_served=("composingPoolId", "raidLevel", "raidType", "numOfParityGroups", "parityGroupIds",
-                          "driveType", "driveByteFormatCapacity", "driveBlockCapacity", "externalVolumeId",
-                          "virtualLdevId", "dataReductionProcessMode", "isDataReductionSharedVolumeEnabled",
-                          "isEncryptionEnabled", "namespaceId", "nvmSubsystemId", "naaId"),
-              note="the lab has DP-VOLs only: no parity-group, external, virtual-id, capacity-saving, NVMe or "
-                   "LU-path attributes"),
+              not_served=LDEV_NOT_SERVED, note=LDEV_NOTE),
     VspObject("ldevs/{id} (undefined)", "GET /v1/objects/ldevs/{ldevId}", ("ldevId", "emulationType"),
               "sheet §10; Cinder", lab_only=("ssid", "resourceGroupId")),
     VspObject("pools", "GET /v1/objects/pools[/{poolId}]", POOL, "MK-98RD9014 (HDP pool example); Cinder",
@@ -109,16 +117,37 @@ OBJECTS: tuple[VspObject, ...] = (
     VspObject("local-clone-copypairs/{id}", "GET /v1/objects/local-clone-copypairs[/{pairId}]", PAIR,
               "sheet §5; vspone_block",
               note="DifferenceDataManagement S and ProcessingStatus N: the values the remote-pair pages show"),
-    VspObject("action template", "GET .../actions/{split,resync,restore,lock,unlock}", ("name", "parameters"),
-              "sheet §7 (shape unverified)"),
+    VspObject("action template", "GET .../actions/{split,resync,restore,clone,assign-volume,unassign-volume,lock,"
+                                 "unlock}", ("name", "parameters"), "sheet §7 (shape unverified)"),
     VspObject("resource-group-service", "POST/PUT /v1/services/resource-group-service/actions/{lock,unlock}/invoke",
               JOB, "Cinder (lock_resource_group); sheet §9", when=JOB_WHEN, note="the answer is a job"),
 )
 
+THIN_IMAGE_OBJECTS: tuple[VspObject, ...] = (
+    VspObject("snapshots/{id}", "GET /v1/objects/snapshots[/{pvolLdevId},{muNumber}]", SNAPSHOT,
+              "MK-98RD9014 (ids); Cinder; vspone_block; Terraform provider",
+              when=(("svolLdevId", "an S-VOL is assigned"), ("progressRate", "RCPY, PSUP"),
+                    ("splitTime", "snapshot data stored")),
+              not_served=("svolProcessingStatus", "snapshotDataReadOnly", "retentionPeriod", "consistencyGroupId",
+                          "isVirtualCloneVolume", "isVirtualCloneParentVolume"),
+              note="Thin Image Advanced (retention, read-only data), virtual clones and consistency group ids are "
+                   "not modelled"),
+    VspObject("snapshot-groups (list)", "GET /v1/objects/snapshot-groups[?detailInfoType=pair]", SNAPSHOT_GROUP,
+              "vspone_block; Terraform provider", when=(("snapshots", "detailInfoType=pair"),),
+              note="snapshotGroupId is the group name"),
+    VspObject("snapshot-groups/{id}", "GET /v1/objects/snapshot-groups/{snapshotGroupId}",
+              SNAPSHOT_GROUP + ("snapshots",), "MK-98RD9014 (id); vspone_block; Terraform provider",
+              note="snapshots holds pair records"),
+    VspObject("ldevs/{id} (Thin Image pair)", "GET /v1/objects/ldevs/{ldevId}", LDEV, "sheet §10; Cinder",
+              when=(("poolId", "DP-VOLs"), ("snapshotPoolId", "Thin Image S-VOLs")), not_served=LDEV_NOT_SERVED,
+              note=LDEV_NOTE + "; attributes gains HTI while the LDEV is in a Thin Image pair"),
+)
+ALL_OBJECTS = OBJECTS + THIN_IMAGE_OBJECTS
 
-def by_name() -> dict[str, VspObject]:
-    """The objects by their name (the table's first column)."""
-    return {obj.name: obj for obj in OBJECTS}
+
+def by_name(objects: tuple[VspObject, ...] = OBJECTS) -> dict[str, VspObject]:
+    """The objects by their name (the table's first column): ``OBJECTS`` unless told."""
+    return {obj.name: obj for obj in objects}
 
 
 def _literal(names: t.Iterable[str]) -> str:
@@ -145,7 +174,7 @@ def rst_table() -> str:
     """The table of ``lab.rst``'s section "VSP objects and their fields", markers included."""
     lines = [BEGIN, "", ".. list-table::", "   :header-rows: 1", "   :widths: 18 42 28 12", ""]
     lines += _row(["Object and request", "Fields the lab serves", "Documented, not served", "Source"])
-    for obj in OBJECTS:
+    for obj in ALL_OBJECTS:
         first = f"**{obj.name}**: ``{obj.request}``"
         not_served = _literal(obj.not_served) + (f" ({obj.note})" if obj.note and obj.not_served else "")
         served = _served_cell(obj) + (f"; {obj.note}" if obj.note and not obj.not_served else "")

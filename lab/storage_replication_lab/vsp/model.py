@@ -1,4 +1,5 @@
-"""Objects of the VSP simulator: errors, LDEVs, sessions, jobs, copy groups and pairs (pools: ``pool.py``).
+"""Objects of the VSP simulator: errors, LDEVs, sessions, jobs, copy groups and pairs (pools: ``pool.py``,
+Thin Image pairs: ``thin_image.py``).
 
 Message ids and SSB codes: the table in the docstring of ``vsp/__init__.py`` gives
 the source of each. Ids the docs and public clients name are used for exactly
@@ -43,6 +44,9 @@ SSB = {
     "copy_failed": ("2E31", "9A60"),      # lab: the copy failed, the pair went PSUE
     "pool": ("2E10", "9A70"),             # lab: the pool does not exist
     "pool_full": ("2E10", "9A71"),        # lab: the pool is full or over its subscription limit
+    "snapshot_pool": ("2E30", "600E"),    # clients: Thin Image snapshot pool invalid (Cinder INVALID_SNAPSHOT_POOL)
+    "pvol_busy": ("2E10", "9A24"),        # lab: the Thin Image P-VOL is an SI S-VOL not split, or under restore
+    "snapshot_group": ("2E11", "9A0A"),   # lab: isConsistencyGroup differs from the snapshot group's mode
     "injected": ("2E00", "0000"),         # lab: a failure injected with the fail_jobs fault
 }
 STORAGE_CAUSE = "An error occurred during execution of a RAID Manager command."   # docs (HCS CM REST example)
@@ -50,6 +54,7 @@ STORAGE_CAUSE = "An error occurred during execution of a RAID Manager command." 
 MAX_LDEV_ID = 65279
 SI_MAX_MU = 3                   # MU numbers 0-2 at the first cascade layer
 PAIR_STATUSES = ("SMPL", "COPY", "PAIR", "PSUS", "SSUS", "PSUE", "RCPY")
+TRANSIENT = ("COPY", "RCPY", "PSUP")  # statuses a waiting job waits out (PSUP: a Thin Image clone copying)
 ZERO = ""                       # token of a block without data: a copy carries it so the destination drops the block
 
 
@@ -57,6 +62,19 @@ def timestamp(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Settling(t.Protocol):
+    """A pair a job can wait for: a ShadowImage pair (``Pair``) or a Thin Image pair (``thin_image.Snapshot``)."""
+
+    pair_id: str
+    status: str
+    deleted: bool
+    last_error: str
+
+    @property
+    def settled(self) -> bool:
+        """No transient status (``TRANSIENT``) left."""
 
 
 class VspError(Exception):
@@ -131,12 +149,16 @@ class Ldev:
     def block_capacity(self) -> int:
         return self.volume.size // 512
 
-    def render(self, si_paired: bool) -> dict[str, t.Any]:
+    def render(self, si_paired: bool, ti_paired: bool = False, snapshot_pool_id: int | None = None) -> dict[str, t.Any]:
+        """The LDEV record: ``MRCF`` while in a ShadowImage pair, ``HTI`` while in a Thin Image pair, and
+        ``snapshotPoolId`` for the S-VOL of a Thin Image pair (Cinder's check for a snapshot S-VOL)."""
         attributes = ["CVS"]
         if self.pool_id is not None:
             attributes.append("HDP")
         if si_paired:
             attributes.append("MRCF")
+        if ti_paired:
+            attributes.append("HTI")
         out: dict[str, t.Any] = {
             "ldevId": self.ldev_id, "clprId": 0, "emulationType": self.emulation,
             "byteFormatCapacity": byte_format(self.volume.size), "blockCapacity": self.block_capacity,
@@ -147,6 +169,8 @@ class Ldev:
         }
         if self.pool_id is not None:
             out["poolId"] = self.pool_id
+        if snapshot_pool_id is not None:
+            out["snapshotPoolId"] = snapshot_pool_id
         return out
 
 
@@ -197,7 +221,7 @@ class Job:
         self.affected: list[str] = []
         self.error: dict[str, t.Any] | None = None
         self.ready = False
-        self.waits_for: list[tuple[Pair, str]] = []
+        self.waits_for: list[tuple[Settling, str]] = []
         self.parked = False         # a lock job waiting for the lock, outside the serial queue (lock.py)
         self.waiters: list[t.Any] = []
         self.action: t.Callable[[Job], None] | None = None

@@ -18,7 +18,8 @@ rounded down as the array does):
 
 Lab decisions: pool volumes are not modelled, so ``numOfLdevs`` is 1 and ``firstLdevId``
 names a pool-volume id the ``ldevs`` collection does not serve (``65279 - poolId``
-unless the topology gives ``pool_volume``). No Thin Image, data reduction or
+unless the topology gives ``pool_volume``). Thin Image snapshot data
+(``thin_image.py``) is not charged to pools, and no data reduction or
 full-allocation volumes exist: snapshot, reduction, duplication and reserved figures
 are 0, ``duplicationLdevIds`` is empty, the ``...IncludingSystemData`` objects say
 "not available".

@@ -94,7 +94,11 @@ class ShadowImage:
         if any(p.svol is pvol for p in self.pairs()):
             raise storage_error(f"Another copy pair might already be using the specified LDEV ({pvol.ldev_id}): "
                                 "it is an S-VOL (cascading is not supported by the lab).", "ldev_in_use")
-        used = {p.mu for p in self.pairs() if p.pvol is pvol}
+        for ldev in (pvol, svol):
+            if array.ti.svol_of(ldev.ldev_id) is not None:
+                raise storage_error(f"Another copy pair might already be using the specified LDEV ({ldev.ldev_id}): "
+                                    "it is a Thin Image S-VOL.", "ldev_in_use")
+        used = {p.mu for p in self.pairs() if p.pvol is pvol} | array.ti.mus_of(pvol.ldev_id)
         mu = spec.get("pvolMuNumber")
         if mu is None:
             free = [m for m in range(3) if m not in used]

@@ -406,8 +406,33 @@ def test_flexclone(lab, a):
     assert clone["type"] == "rw" and clone["clone"]["is_flexclone"] is True
     assert clone["clone"]["parent_volume"]["name"] == "vol11" and clone["clone"]["parent_snapshot"]["name"] == "for_clone"
     assert lab.digest("ontap-a", "svm_a:vol11_clone") == lab.snapshot_digest("ontap-a", "svm_a:vol11", "for_clone")
+    # the base snapshot is busy in the parent, and the clone holds it too: its delta is what the clone was written
+    base = a.get(f"{VOLUMES}/{vol['uuid']}/snapshots", name="for_clone", fields="owners,uuid,create_time")["records"][0]
+    assert base["owners"] == ["volume clone"]
+    assert a.get(f"{VOLUMES}/{vol['uuid']}", fields="clone")["clone"]["has_flexclone"] is True
+    a.refused("DELETE", f"{VOLUMES}/{vol['uuid']}/snapshots/{base['uuid']}", status=409, code="1638555")
+    held = a.get(f"{VOLUMES}/{clone_uuid}/snapshots", name="for_clone", fields="create_time,delta")["records"][0]
+    assert held["create_time"] == base["create_time"] and held["delta"]["size_consumed"] == 0
+    lab.write("ontap-a", "svm_a:vol11_clone", blocks=2, force=True)
+    held = a.get(f"{VOLUMES}/{clone_uuid}/snapshots", name="for_clone", fields="delta")["records"][0]
+    assert held["delta"]["size_consumed"] == 2 * BLOCK
+    # a parent with clones, and a mounted volume, are not deleted
+    a.run("PATCH", f"{VOLUMES}/{vol['uuid']}", {"nas": {"path": ""}})
+    a.refused("DELETE", f"{VOLUMES}/{vol['uuid']}", status=409, code="917552")
+    a.run("PATCH", f"{VOLUMES}/{clone_uuid}", {"nas": {"path": "/vol11_clone"}})
+    a.refused("DELETE", f"{VOLUMES}/{clone_uuid}", status=409, code="917548")
+    a.run("PATCH", f"{VOLUMES}/{clone_uuid}", {"nas": {"path": ""}})
+    # without a parent snapshot ONTAP takes one of a read-write parent
+    auto_uuid = uuid_of(a.run("POST", VOLUMES, {"name": "vol11_auto", "svm": {"name": "svm_a"},
+                                                "clone": {"parent_volume": {"name": "vol11"}}}))
+    taken = a.get(f"{VOLUMES}/{auto_uuid}", fields="clone")["clone"]["parent_snapshot"]["name"]
+    assert re.fullmatch(r"clone_vol11_auto\.\d{4}-\d\d-\d\d_\d{6}\.0", taken), taken
+    assert lab.digest("ontap-a", "svm_a:vol11_auto") == lab.snapshot_digest("ontap-a", "svm_a:vol11", taken)
+    a.run("DELETE", f"{VOLUMES}/{auto_uuid}")
     a.run("PATCH", f"{VOLUMES}/{clone_uuid}", {"clone": {"split_initiated": True}})
     assert a.get(f"{VOLUMES}/{clone_uuid}", fields="clone")["clone"]["is_flexclone"] is False
+    assert a.get(f"{VOLUMES}/{vol['uuid']}/snapshots", name="for_clone", fields="owners")["records"][0]["owners"] == []
+    a.run("DELETE", f"{VOLUMES}/{vol['uuid']}/snapshots/{base['uuid']}")
 
 
 # -------------------------------------------------------------------------------------------- snapshots

@@ -4,7 +4,8 @@ One catch-all route per app: ``route`` splits the path (unscoped
 ``/v1/objects/<type>...`` or scoped ``/v1/objects/storages/<id>/<type>...``) and
 hands it to the module of its object type: ``sessions``, ``storages``, ``jobs``,
 ``pools``, ``ldevs``, ``copygroups`` and ``copypairs`` (with ``actions`` for
-split / resync / restore); ``services`` (also ``/v1/services/...``) serves the
+split / resync / restore), ``snapshots`` (Thin Image ``snapshots`` and
+``snapshot-groups``); ``services`` (also ``/v1/services/...``) serves the
 resource-group lock. While another session holds the lock, every write to an
 object type is refused here (503, ``lock.py``). ``bodies`` checks request bodies,
 ``common`` holds replies, authentication and jobs. Errors are the §9 error object
@@ -27,6 +28,7 @@ from .ldevs import ldevs
 from .pools import pools
 from .services import services
 from .sessions import sessions
+from .snapshots import snapshot_groups, snapshots
 from .storages import storages
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -40,6 +42,8 @@ OBJECTS: dict[str, Handler] = {
     "ldevs": ldevs,
     "local-clone-copygroups": copygroups,
     "local-clone-copypairs": copypairs,
+    "snapshots": snapshots,
+    "snapshot-groups": snapshot_groups,
 }
 
 
@@ -78,7 +82,8 @@ async def route(array: Vsp, request: web.Request) -> web.Response:
         return await handler(array, request, rest, scope)
     raise VspError(404, E_NO_SUCH_URL, f"The URL is not supported by the lab: {request.path}.",
                    "The lab serves sessions, storages, jobs, pools, ldevs, local-clone-copygroups, "
-                   "local-clone-copypairs and services/resource-group-service.", "Check the URL.")
+                   "local-clone-copypairs, snapshots, snapshot-groups and services/resource-group-service.",
+                   "Check the URL.")
 
 
 def build_app(array: Vsp) -> web.Application:

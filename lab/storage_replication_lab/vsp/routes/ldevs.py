@@ -1,4 +1,4 @@
-"""``ldevs``: logical devices (the volumes ShadowImage pairs), listed, created, relabelled and deleted."""
+"""``ldevs``: logical devices (the volumes ShadowImage and Thin Image pair), listed, created, relabelled, deleted."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def ldev_record(array: Vsp, ldev_id: int) -> dict[str, t.Any]:
     ldev = array.ldevs.get(ldev_id)
     if ldev is None:
         return undefined_ldev(ldev_id)
-    return ldev.render(bool(array.si.pairs_of(ldev_id)))
+    ti_paired, snapshot_pool = array.ti.ldev_info(ldev_id)
+    return ldev.render(bool(array.si.pairs_of(ldev_id)), ti_paired, snapshot_pool)
 
 
 def ldev_url(scope: str, ldev_id: int) -> str:

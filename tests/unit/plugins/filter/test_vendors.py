@@ -60,16 +60,25 @@ def test_a_row_names_modules_the_collection_has_in_the_vendor_action_group(name)
     prefix = "group/storage.replication."
     assert row.action_group.startswith(prefix)
     group = runtime["action_groups"][row.action_group[len(prefix):]]
-    assert {row.module, row.info_module} <= {f"storage.replication.{m}" for m in group}
-    for fqcn in (row.module, row.info_module):
+    assert set(row.modules) == {f"storage.replication.{m}" for m in group}, "the row names every module of its group"
+    assert row.module in row.modules and row.info_module in row.modules
+    for fqcn in row.modules:
         doc, returned = module_doc(fqcn)
         options = fragment_options(doc)
-        assert row.list_key in returned, f"{fqcn} returns no {row.list_key}"
+        assert fqcn == row.clone_module or row.list_key in returned, f"{fqcn} returns no {row.list_key}"
         assert set(row.hostvars) <= set(options), f"{fqcn} takes no {set(row.hostvars) - set(options)}"
         described = " ".join(" ".join(o.get("description") or []) if isinstance(o.get("description"), list)
                              else str(o.get("description")) for o in options.values())
         assert f"{row.env_prefix}_PASSWORD" in described, f"{fqcn} reads no {row.env_prefix}_PASSWORD"
+        assert f"storage.replication.{name}.actiongroup" in doc["extends_documentation_fragment"], fqcn
     assert row.list_key in module_doc(row.module)[0]["options"]
+
+
+def test_every_module_of_the_collection_is_in_one_vendor_row():
+    modules = {os.path.splitext(f)[0] for f in os.listdir(os.path.join(REPO, "plugins", "modules"))
+               if f.endswith(".py") and not f.startswith("_")}
+    named = [m.rsplit(".", 1)[1] for row in VENDORS.values() for m in row.modules]
+    assert sorted(named) == sorted(modules)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -117,7 +126,8 @@ def test_unknown_vendors_fail_naming_the_known_ones():
 def test_the_row_as_data_has_everything_but_the_set_logic():
     row = vendor_info({"name": "s", "vendor": "vsp"})
     assert row == {"name": "vsp", "title": VENDORS["vsp"].title, "module": "storage.replication.shadowimage_pair",
-                   "info_module": "storage.replication.shadowimage_pair_info", "list_key": "pairs",
+                   "info_module": "storage.replication.shadowimage_pair_info", "clone_module": None,
+                   "list_key": "pairs",
                    "object_key": "pair", "action_group": "group/storage.replication.vsp", "env_prefix": "VSP",
                    "hostvars": {"storage_device_id": "replication_storage_device_id"}, "lab_simulator": "vsp"}
     assert vendor_info("smis")["hostvars"] == {"namespace": "replication_namespace"}
