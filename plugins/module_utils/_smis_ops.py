@@ -312,7 +312,8 @@ class GroupClaim(ClaimStore):
             if seen is None:
                 if rc == RC_NOT_SUPPORTED:
                     raise ClaimUnsupported(f"{self.where} does not offer CreateGroup ({rc_label(rc)})")
-                raise ReplicationError(f"CreateGroup of the claim on {self.where} answered {rc_label(rc)}")
+                # the other run's claim was removed between its refusal and this read: take it again
+                return Seen(None, text=f"a claim that was gone again (CreateGroup answered {rc_label(rc)})")
             return seen
         self.path = out["ReplicationGroup"]
         self.renew(holder)
