@@ -9,7 +9,7 @@ from aiohttp import web
 from ..model import BASE, E_NO_SUCH_URL, Job, Pair, VspError
 from ..shadowimage import OPERATIONS
 from .bodies import ACTION_PARAMETERS, action_parameters, read_json
-from .common import methods, reply, submit_and_reply
+from .common import methods, refused_as_job, reply, submit_and_reply
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .. import Vsp
@@ -25,18 +25,14 @@ async def invoke(array: Vsp, request: web.Request, pairs: list[Pair], op: str, p
                  affected: list[str], raw: t.Any) -> web.Response:
     si = array.si
     target = "PSUE" if params.get("forceSuspend") else TARGETS[op]
-    try:
+
+    def check() -> None:
         for pair in pairs:
             si.check(pair, op, params)
-    except VspError as exc:
-        if exc.status != 412 or array.invalid_state_reply != "job":
-            raise
-        refusal = exc
 
-        def refuse(_job: Job) -> None:
-            raise refusal
-
-        return await submit_and_reply(array, request, raw, refuse)
+    refused = await refused_as_job(array, request, raw, check)
+    if refused is not None:
+        return refused
 
     def act(job: Job) -> None:
         live = [p for p in pairs if not p.deleted]

@@ -84,3 +84,20 @@ async def submit_and_reply(array: Vsp, request: web.Request, body: t.Any,
                            action: t.Callable[[Job], None]) -> web.Response:
     """Queue ``action`` as the job of ``request`` and answer with it (202 + the job)."""
     return await job_reply(array, request, submit(array, request, body, action))
+
+
+async def refused_as_job(array: Vsp, request: web.Request, raw: t.Any,
+                         check: t.Callable[[], None]) -> web.Response | None:
+    """Run ``check``; a 412 is raised, or with ``invalid_state_reply: job`` answered as a job that fails."""
+    try:
+        check()
+    except VspError as exc:
+        if exc.status != 412 or array.invalid_state_reply != "job":
+            raise
+        refusal = exc
+
+        def refuse(_job: Job) -> None:
+            raise refusal
+
+        return await submit_and_reply(array, request, raw, refuse)
+    return None

@@ -31,7 +31,7 @@ from aiohttp import web
 from ..model import BASE, E_NO_SUCH_URL, MAX_LDEV_ID, Job, VspError, bad_request
 from ..thin_image import COPY_SPEEDS, MAX_MU, Snapshot
 from .bodies import Fields, read_json
-from .common import methods, reply, submit_and_reply
+from .common import methods, refused_as_job, reply, submit_and_reply
 from .ldevs import query_int
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -183,20 +183,6 @@ async def snapshot_groups(array: Vsp, request: web.Request, rest: list[str], sco
 
 
 # actions and delete ---------------------------------------------------------------------------
-async def _refused(array: Vsp, request: web.Request, raw: t.Any, check: t.Callable[[], None]) -> web.Response | None:
-    """Run ``check``; a 412 is raised, or with ``invalid_state_reply: job`` answered as a job that fails."""
-    try:
-        check()
-    except VspError as exc:
-        if exc.status != 412 or array.invalid_state_reply != "job":
-            raise
-        refusal = exc
-
-        def refuse(_job: Job) -> None:
-            raise refusal
-
-        return await submit_and_reply(array, request, raw, refuse)
-    return None
 
 
 async def _actions(array: Vsp, request: web.Request, snaps: list[Snapshot], rest: list[str],
@@ -217,7 +203,7 @@ async def _actions(array: Vsp, request: web.Request, snaps: list[Snapshot], rest
         for snap in snaps:
             ti.check(snap, op, params)
 
-    refused = await _refused(array, request, raw, check)
+    refused = await refused_as_job(array, request, raw, check)
     if refused is not None:
         return refused
 
@@ -241,7 +227,7 @@ async def _delete(array: Vsp, request: web.Request, snaps: list[Snapshot], url: 
         for snap in snaps:
             ti.check_delete(snap)
 
-    refused = await _refused(array, request, raw, check)
+    refused = await refused_as_job(array, request, raw, check)
     if refused is not None:
         return refused
 
