@@ -364,10 +364,17 @@ class SvmClaim(ClaimStore):
             self.client.write("POST", "/snapmirror/policies", body)
         except UnansweredWriteError:
             pass  # applied or not: the policy list tells
-        except HttpError:
-            if self.peek() is None:
-                raise  # refused for another reason than a claim in the way: the array's message says which
-        seen = self.peek()
+        except HttpError as exc:
+            seen = self.peek()
+            if seen is None:
+                if exc.status != 409:
+                    raise  # refused for another reason than a claim in the way: the array's message says which
+                # another run's claim was in the way and was removed between the refusal and this read
+                return Seen(None, text=f"a claim that was gone again ({exc})")
+            return self._ours(seen, holder)
+        return self._ours(self.peek(), holder)
+
+    def _ours(self, seen: Seen | None, holder: Holder) -> Seen | None:
         if seen is None:  # a create without an answer that was not applied: take it again
             return Seen(None, text="a claim whose create got no answer")
         if seen.holder is not None and seen.holder.run == holder.run:

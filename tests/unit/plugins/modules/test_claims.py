@@ -157,3 +157,21 @@ def test_check_mode_and_a_run_with_nothing_to_do_claim_nothing(lab, run_module, 
     mark = lab.mark()
     assert run_module(VENDORS[vendor].module, args)["changed"] is False
     assert lab.mutations_since(mark) == []
+
+
+def test_a_claim_refused_as_existing_but_gone_when_read_is_taken_again(lab, run_module):
+    # two runs: this one's create is refused because the other's claim exists, and the other run removes its
+    # claim before this one reads who holds it; the run takes the claim again instead of failing
+    body = ('{"error": {"message": "Policy \\"storage_replication_claim\\" already exists in SVM \\"svm_b\\".", '
+            '"code": "1", "target": "name"}}')
+    lab.faults("ontap-b", answer_path=r"^/api/snapmirror/policies$", answer_method="POST", answer_status=409,
+               answer_type="application/json", answer_body=body, answer_count=1)
+    try:
+        result = run_module(VENDORS["ontap"].module, args_for(lab, "ontap", 3, wait_timeout=30))
+    finally:
+        lab.clear_faults("ontap-b")
+    assert not result["failed"], result["msg"]
+    assert result["changed"] is True
+    assert any(w.startswith("waited") and "for another run acting on SVM svm_b" in w for w in result["warnings"])
+    posts = [e for e in lab.log("ontap-b") if e["method"] == "POST" and e["path"] == ONTAP_POLICIES]
+    assert len(posts) >= 2, posts
