@@ -211,8 +211,8 @@ class CloneDriver(Driver):
 
     # the action table -------------------------------------------------------------------------------
     def handlers(self) -> t.Mapping[str, Handler]:
-        return {"create": self.create, "mount": self.mount, "unmount": self.unmount, "modify": self.modify,
-                "delete": self.delete}
+        return {"create": self.create, "mount": self.mount, "unmount": self.unmount, "export": self.export,
+                "modify": self.modify, "delete": self.delete}
 
     def create(self, step: Step) -> Steps:
         yield from step.call(self.client.write, "POST", "/storage/volumes", step.action.args["body"])
@@ -222,6 +222,9 @@ class CloneDriver(Driver):
 
     def unmount(self, step: Step) -> Steps:
         yield from self._patch(step, {"nas": {"path": ""}})
+
+    def export(self, step: Step) -> Steps:
+        yield from self._patch(step, {"nas": {"export_policy": {"name": step.action.args["export_policy"]}}})
 
     def modify(self, step: Step) -> Steps:
         yield from self._patch(step, step.action.args["body"])

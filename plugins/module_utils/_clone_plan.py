@@ -22,11 +22,11 @@ from ._common import ReplicationError
 from ._engine import Action, declared_items
 from ._ontap import parse_duration, parse_time
 
-ITEM_KEYS = ("svm", "name", "parent_volume", "parent_snapshot", "junction_path", "comment", "state",
-             "allow_data_loss")
-VOLUME_FIELDS = "uuid,name,svm.name,type,state,style,comment,nas.path,clone"
+ITEM_KEYS = ("svm", "name", "parent_volume", "parent_snapshot", "junction_path", "export_policy", "comment",
+             "state", "allow_data_loss")
+VOLUME_FIELDS = "uuid,name,svm.name,type,state,style,comment,nas.path,nas.export_policy.name,clone"
 SNAPSHOT_FIELDS = "name,create_time,delta"
-FACT_KEYS_FOR_DIFF = ("parent_volume", "parent_snapshot", "junction_path", "comment", "state")
+FACT_KEYS_FOR_DIFF = ("parent_volume", "parent_snapshot", "junction_path", "export_policy", "comment", "state")
 RERUN = "Rerun the task: it reads the clone and continues from there"
 
 Facts = t.Optional[t.Dict[str, t.Any]]
@@ -67,6 +67,7 @@ def validate_item(item: dict[str, t.Any]) -> None:
     _check_name(item, "name", True)
     _check_name(item, "parent_volume", present)
     _check_name(item, "parent_snapshot", False)
+    _check_name(item, "export_policy", False)
     if item.get("parent_volume") and item["parent_volume"] == item["name"]:
         raise ReplicationError(f"name and parent_volume are the same ({item['name']}): a clone needs a name of its own")
     if item.get("parent_snapshot") and not item.get("parent_volume"):
@@ -135,6 +136,7 @@ def clone_facts(volume: Facts, base: Facts = None) -> Facts:
         "recovery_point": recovery_point,
         "recovery_point_age_seconds": age,
         "junction_path": (volume.get("nas") or {}).get("path") or None,
+        "export_policy": ((volume.get("nas") or {}).get("export_policy") or {}).get("name"),
         "state": volume.get("state"),
         "comment": volume.get("comment") or "",
         "written_bytes": written_bytes(base),
@@ -204,6 +206,8 @@ def _create(item: dict[str, t.Any], observed: Observed) -> Action:
                               else default_comment(item, snapshot)}
     if item.get("junction_path"):
         body["nas"] = {"path": item["junction_path"]}
+    if item.get("export_policy"):
+        body.setdefault("nas", {})["export_policy"] = {"name": item["export_policy"]}
     return Action("create", {"body": body})
 
 
@@ -218,6 +222,9 @@ def _plan_existing(item: dict[str, t.Any], observed: Observed) -> list[Action]:
             actions.append(Action("unmount", {"uuid": uuid, "from": current}))
         if junction:
             actions.append(Action("mount", {"uuid": uuid, "junction_path": junction}))
+    policy = item.get("export_policy")
+    if policy and policy != facts.get("export_policy"):
+        actions.append(Action("export", {"uuid": uuid, "export_policy": policy, "from": facts.get("export_policy")}))
     comment = item.get("comment")
     if comment is not None and comment != facts.get("comment"):
         actions.append(Action("modify", {"uuid": uuid, "body": {"comment": comment}}))
@@ -255,12 +262,15 @@ def predict(item: dict[str, t.Any], observed: Observed, actions: list[Action]) -
         return {"name": item["name"], "uuid": None, "svm": item["svm"], "is_flexclone": True,
                 "parent_volume": item["parent_volume"], "parent_snapshot": (observed.snapshot or {}).get("name"),
                 "recovery_point": recovery_point, "recovery_point_age_seconds": age,
-                "junction_path": item.get("junction_path") or None, "state": "online", "comment": body["comment"],
+                "junction_path": item.get("junction_path") or None,
+                "export_policy": item.get("export_policy") or "default", "state": "online", "comment": body["comment"],
                 "written_bytes": 0}
     after = dict(clone_facts(observed.volume, observed.base) or {})
     for action in actions:
         if action in ("mount", "unmount"):
             after["junction_path"] = action.args.get("junction_path")
+        elif action == "export":
+            after["export_policy"] = action.args["export_policy"]
         elif action == "modify":
             after.update(action.args["body"])
     return after

@@ -132,6 +132,12 @@ relationships:
     recovery_point:
       description: UTC time of the destination's newest data.
       type: str
+    exported_snapshot:
+      description:
+        - The newest snapshot the relationship transferred, which the destination exports (null before the first
+          transfer). Its point in time is C(recovery_point); M(storage.replication.volume_clone) clones a
+          destination at this snapshot by default, for a DR test copy.
+      type: str
     over_rpo:
       description: Whether C(lag_seconds) exceeds O(max_lag) (or no data yet); only with O(max_lag).
       type: bool

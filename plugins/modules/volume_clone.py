@@ -70,6 +70,13 @@ options:
       - When not set, a new clone is not mounted and the junction of an existing one is left as it is. An empty
         string unmounts it.
     type: str
+  export_policy:
+    description:
+      - The NFS export policy of the SVM that governs access to the clone, for example one that lets only the test
+        hosts in. It must exist in O(svm). A new clone gets it when it is made; an existing clone with another
+        policy is changed to it.
+      - When not set, a new clone gets the SVM's C(default) policy and the policy of an existing one is left as it is.
+    type: str
   comment:
     description:
       - Comment stored on the clone.
@@ -115,6 +122,9 @@ options:
       junction_path:
         description: See O(junction_path).
         type: str
+      export_policy:
+        description: See O(export_policy).
+        type: str
       comment:
         description: See O(comment).
         type: str
@@ -150,6 +160,7 @@ EXAMPLES = r"""
     name: vol_db_drtest
     parent_volume: vol_db
     junction_path: /vol_db_drtest
+    export_policy: drtest_hosts
 
 - name: A copy of a named point in time
   storage.replication.volume_clone:
@@ -192,7 +203,7 @@ changed:
 actions:
   description:
     - The steps taken (in check mode, planned) for the clone, in order, for example V([create]),
-      V([unmount, mount]) or V([unmount, delete]).
+      V([unmount, mount]), V([export]) (another export policy) or V([unmount, delete]).
   returned: when O(clones) is not used
   type: list
   elements: str
@@ -229,6 +240,9 @@ clone:
     junction_path:
       description: Where the clone is mounted; null when it is not.
       type: str
+    export_policy:
+      description: The clone's NFS export policy.
+      type: str
     state:
       description: The volume's state (C(online), C(offline), ...).
       type: str
@@ -249,6 +263,7 @@ clone:
     recovery_point: "2026-12-07T02:00:00+00:00"
     recovery_point_age_seconds: 312
     junction_path: /vol_db_drtest
+    export_policy: drtest_hosts
     state: online
     comment: >-
       storage.replication test copy of
@@ -307,6 +322,7 @@ def argument_spec() -> dict:
         "parent_volume": {"type": "str"},
         "parent_snapshot": {"type": "str"},
         "junction_path": {"type": "str"},
+        "export_policy": {"type": "str"},
         "comment": {"type": "str"},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "allow_data_loss": {"type": "bool", "default": False},

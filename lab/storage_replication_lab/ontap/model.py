@@ -124,6 +124,9 @@ class Svm:
         self.name = name
         self.uuid = new_uuid()
         self.export_policy_id = 12884901888 + next(_seq)  # the id of the SVM's "default" export policy
+        # its NFS export policies by name (ids unique in the cluster) and their rules
+        self.export_policies: dict[str, int] = {"default": self.export_policy_id}
+        self.export_rules: dict[str, list[dict[str, t.Any]]] = {"default": []}
 
     def ref(self) -> dict[str, str]:
         return {"name": self.name, "uuid": self.uuid}

@@ -33,7 +33,8 @@ class VolumeOps:
         if vtype not in ("rw", "dp"):
             raise OntapError(400, f'Invalid value "{vtype}" for field "type".', E_INVALID, "type")
         nas_path = body.text("nas.path") or None
-        settings = settings_changes(body, self.snapshot_policies, creating=True)
+        settings = settings_changes(body, self.snapshot_policies, creating=True,
+                                    export_policies=svm.export_policies)
         vol_uuid = new_uuid()
 
         def apply() -> None:
@@ -66,7 +67,8 @@ class VolumeOps:
         new_name = body.text("name")
         if new_name and new_name != vol.name and self.find_volume(vol.svm.name, new_name):
             raise OntapError(409, f'Duplicate volume name "{new_name}".', E_DUPLICATE, "name")
-        settings = settings_changes(body, self.snapshot_policies, creating=False)
+        settings = settings_changes(body, self.snapshot_policies, creating=False,
+                                    export_policies=vol.svm.export_policies)
 
         def apply() -> None:
             if size is not None:

@@ -116,7 +116,8 @@ def _permissions(body: Body) -> int:
     return int(text)
 
 
-def settings_changes(body: Body, snapshot_policies: dict[str, str], creating: bool) -> dict[str, t.Any]:
+def settings_changes(body: Body, snapshot_policies: dict[str, str], creating: bool,
+                     export_policies: t.Mapping[str, int] | None = None) -> dict[str, t.Any]:
     """The settings a POST (``creating``) or PATCH body changes, as ``VolumeSettings`` attributes; refusals first."""
     for path in OBJECTS:
         if path in body.values and not isinstance(body.get(path), dict):
@@ -129,7 +130,7 @@ def settings_changes(body: Body, snapshot_policies: dict[str, str], creating: bo
                 else _choice(body, path)
     if len(changes.get("comment", "")) > 1023:
         raise OntapError(400, 'Field "comment" cannot be longer than 1023 characters.', "262197", "comment")
-    if changes.get("export_policy", "default") != "default":
+    if changes.get("export_policy", "default") not in (export_policies or {"default": 0}):
         raise OntapError(400, f'Export policy "{changes["export_policy"]}" does not exist.', E_INVALID,
                          "nas.export_policy.name")
     for path, (attribute, low, high) in NUMBERS.items():
@@ -201,5 +202,6 @@ def settings_record(vol: OVolume) -> dict[str, t.Any]:
                      "minimum": s.autosize_minimum or size, "grow_threshold": s.grow_threshold,
                      "shrink_threshold": s.shrink_threshold},
         "nas": {"security_style": s.security_style, "unix_permissions": s.unix_permissions, "uid": s.uid, "gid": s.gid,
-                "export_policy": {"name": s.export_policy, "id": vol.svm.export_policy_id}},
+                "export_policy": {"name": s.export_policy,
+                                  "id": vol.svm.export_policies.get(s.export_policy, vol.svm.export_policy_id)}},
     }

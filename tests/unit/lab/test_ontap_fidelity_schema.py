@@ -288,7 +288,8 @@ def instances(rest: Rest, route: str) -> list[str]:
         expanded = []
         for prefix in paths:
             records = rest.get(prefix, fields="uuid", max_records=1000)["records"]
-            expanded.extend(f"{prefix}/{r['uuid']}" for r in records if r.get("uuid"))
+            key = "id" if segment == "{id}" else "uuid"  # export policies are named by an integer id
+            expanded.extend(f"{prefix}/{r[key]}" for r in records if r.get(key) is not None)
         paths = expanded
     return paths
 

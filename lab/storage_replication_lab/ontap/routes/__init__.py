@@ -1,7 +1,7 @@
 """HTTP routes of the ONTAP simulator: the REST paths, bodies and replies of the fact sheet.
 
 One module per resource (``cluster`` with its nodes and schedules, ``jobs``, ``svm``,
-``aggregates``, ``volumes``, ``snapshots``, ``policies``, ``snapmirror``, ``cli`` for the
+``aggregates``, ``volumes``, ``snapshots``, ``policies``, ``exports``, ``snapmirror``, ``cli`` for the
 CLI passthrough), each with a route table of module-level handlers that find their
 cluster in ``request.app`` (``RESOURCES`` lists them: together they are the route table);
 ``common`` holds the replies and helpers they share. The app answers every
@@ -19,14 +19,14 @@ from aiohttp import web
 from ..body import OntapError
 from ..model import E_NOT_AVAILABLE
 from ..query import QueryError
-from . import aggregates, cli, cluster, jobs, policies, snapmirror, snapshots, svm, volumes
+from . import aggregates, cli, cluster, exports, jobs, policies, snapmirror, snapshots, svm, volumes
 from .common import CLUSTER, cluster_of, error_reply
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from ..cluster import Cluster
 
 LOG = logging.getLogger("lab.ontap")
-RESOURCES = (cluster, jobs, svm, aggregates, volumes, snapshots, policies, snapmirror, cli)
+RESOURCES = (cluster, jobs, svm, aggregates, volumes, snapshots, policies, exports, snapmirror, cli)
 
 
 @web.middleware

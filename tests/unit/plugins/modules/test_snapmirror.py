@@ -247,6 +247,8 @@ def test_snapmirror_info_reports_and_selects(lab, run_module, conn):
     outgoing = run_module("snapmirror_info", dict(lab.connection("ontap-a"), outgoing=True,
                                                   destination_paths=["svm_b:bulk02_dr"]))
     assert [r["source_path"] for r in outgoing["relationships"]] == ["svm_a:bulk02"]
+    newest = outgoing["relationships"][0]["exported_snapshot"]  # what a DR test copy is cloned from
+    assert newest.startswith("snapmirror.") and newest in lab.volume("ontap-b", "svm_b:bulk02_dr")["snapshots"]
     scalar = run_module("snapmirror_info", dict(lab.connection("ontap-b"), query="length(@)"))
     assert scalar["query_result"] == len(scalar["relationships"])
 

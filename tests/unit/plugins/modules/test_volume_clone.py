@@ -193,6 +193,32 @@ def test_a_junction_path_change_is_applied(lab, run_module, conn):
     assert lab.volume("ontap-b", "svm_b:rw2_test")["host_access"] == "none"
 
 
+def test_a_test_export_policy_is_given_to_a_new_clone_and_set_on_an_existing_one(lab, run_module, conn):
+    http = lab.session("ontap-b")
+    policies = lab.url("ontap-b", "/api/protocols/nfs/export-policies")
+    for name in ("drtest_hosts", "drtest_other"):
+        made = http.post(policies, json={"name": name, "svm": {"name": "svm_b"},
+                                         "rules": [{"clients": [{"match": "10.0.9.0/24"}], "rw_rule": ["sys"]}]},
+                         timeout=30)
+        assert made.status_code == 201, made.text
+    mirror(lab, run_module, 6)
+    args = conn(name="vol6_exp", parent_volume="vol6_dr", junction_path="/vol6_exp", export_policy="drtest_hosts")
+    created = step(lab, run_module, args, ["create"])
+    assert created["clone"]["export_policy"] == "drtest_hosts"
+    record = http.get(lab.url("ontap-b", "/api/storage/volumes"), timeout=30,
+                      params={"name": "vol6_exp", "fields": "nas.export_policy.name"}).json()["records"][0]
+    assert record["nas"]["export_policy"]["name"] == "drtest_hosts"
+    changed = step(lab, run_module, dict(args, export_policy="drtest_other"), ["export"])
+    assert changed["clone"]["export_policy"] == "drtest_other"
+    assert run_module("volume_clone", dict(args, export_policy=None))["changed"] is False, "not set: left as it is"
+    missing = run_module("volume_clone", conn(name="vol6_other", parent_volume="vol6_dr", export_policy="nope"))
+    assert missing["failed"] and 'Export policy "nope" does not exist' in missing["msg"], missing
+    assert gone(lab, "svm_b:vol6_other")
+    assert run_module("volume_clone", dict(args, state="absent"))["changed"] is True
+    in_use = http.get(policies, params={"name": "drtest_other"}, timeout=30).json()["records"][0]["id"]
+    assert http.delete(f"{policies}/{in_use}", timeout=30).status_code == 200, "no clone uses it any more"
+
+
 def test_identity_is_declared_and_never_taken_over(lab, run_module, conn):
     mark = lab.mark()
     plain = run_module("volume_clone", conn(name="taken", parent_volume="rw1"))
