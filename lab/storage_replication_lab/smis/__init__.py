@@ -281,7 +281,11 @@ Settings (topology keys of the array, or ``PATCH /_lab/arrays/<a>/settings``):
 "2MiB"; 0 = the internal link's speed) to watch jobs and states progress, and
 ``wait_timeout`` (s, default 60). Topology keys: ``profile`` (3par | generic),
 ``namespace``, ``interop_namespace``, ``system_name``, ``http_port``, ``port``, ``volumes`` (items
-``{name, size, data_blocks, id}`` or ``{name: "vol{n}", count, id_base, ...}``).
+``{name, size, data_blocks, id}`` or ``{name: "vol{n}", count, id_base, ...}``), ``block_services``
+(generic: serve a StorageConfigurationService with ReturnToStoragePool, see ``volumes.py``).
+
+Deleting volumes (``volumes.py``): StorageConfigurationService.ReturnToStoragePool (DMTF) deletes a
+volume that takes part in no synchronization (rc 0, no job); one in a pair -> rc 6 In Use (``3par``: 4).
 
 Client notes (pywbem 1.9.1). Boolean output parameters (RequiresForce,
 UpdatesSynchronizedPath, HostAccessible) are sent as TRUE / FALSE, but pywbem's
@@ -292,7 +296,7 @@ results carry the host; compare keybindings, not paths.
 
 Request log: InvokeMethod of CreateElementReplica, ModifyReplicaSynchronization,
 CreateReplica, AttachOrModifyReplica, ModifySynchronization, RequestStateChange,
-CreateGroup and DeleteGroup, and DeleteInstance and ModifyInstance, are mutating
+CreateGroup, DeleteGroup and ReturnToStoragePool, and DeleteInstance and ModifyInstance, are mutating
 (whatever they answer); reads and capability queries (GetSupported*, GetError)
 are not. Entries carry ``cim_method``, ``cim_object``, ``intrinsic`` and the
 Operation / SyncType / Mode / CopyType / GroupName values sent.
@@ -336,7 +340,8 @@ PROFILES: dict[str, dict[str, t.Any]] = {
 }
 MUTATING_METHODS = ("createelementreplica", "modifyreplicasynchronization", "createreplica", "attachormodifyreplica",
                     "modifysynchronization", "requeststatechange", "modifylistsynchronization",
-                    "createlistreplica", "creategroupreplica", "creategroup", "deletegroup")
+                    "createlistreplica", "creategroupreplica", "creategroup", "deletegroup",
+                    "returntostoragepool")
 SETTINGS = SIMULATORS["smis"].settings  # the defaults, in the lab's simulator table
 
 
@@ -370,6 +375,9 @@ class SmisArray(ArrayBase):
         self.capabilities: list[Capabilities] = [
             Capabilities("ReplicationServiceCapabilities", caps_id, "Replication service capabilities",
                          {"SupportedReplicationTypes": types}, replication)]
+        if self.profile == "generic" and spec.get("block_services"):
+            # ReturnToStoragePool only (volumes.py): no legacy Copy Services, no StorageReplicationCapabilities
+            self.services.append(Service("StorageConfigurationService", "StorageConfigurationService"))
         if self.profile == "3par":
             config = Service("StorageConfigurationService", "StorageConfigurationService")
             self.services.append(config)

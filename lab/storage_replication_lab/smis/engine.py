@@ -17,6 +17,7 @@ import pywbem
 
 from .cimxml import CIM_ERR_METHOD_NOT_AVAILABLE, CIM_ERR_NOT_FOUND, CIMFault
 from .groups import Groups
+from .volumes import return_to_storage_pool
 from .model import (JS_COMPLETED, JS_EXCEPTION, JS_TERMINATED, MN_CREATE_ELEMENT_REPLICA,
                     MN_MODIFY_REPLICA_SYNCHRONIZATION, OP_REVERSE_ROLES, OS_ABORTED, OS_COMPLETED, OS_ERROR, OS_OK,
                     RC_FAILED, RC_INVALID, RC_INVALID_TRANSITION, RC_JOB, RC_NOT_SUPPORTED, RC_OK, RC_TIMEOUT,
@@ -63,6 +64,8 @@ class Engine:
             ("ReplicationService", "modifyreplicasynchronization"): self.modify_replica_synchronization,
             ("ReplicationService", "creategroup"): self.groups.create_group,
             ("ReplicationService", "deletegroup"): self.groups.delete_group,
+            ("StorageConfigurationService", "returntostoragepool"):
+                lambda service, params: return_to_storage_pool(self, service, params),
             ("ReplicationServiceCapabilities", "getsupportedoperations"): self.get_supported_operations,
             ("ReplicationServiceCapabilities", "getsupportedoperationsforsynchronization"):
                 self.get_supported_operations_for_synchronization,
