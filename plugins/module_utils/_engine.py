@@ -83,8 +83,8 @@ class Action(str):
     decisions the handler carries out (a body, the operation chosen, the snapshot to use). An action that
     overwrites data present on one side only names it in ``overwrites`` and measures it in ``at_stake``
     (bytes; None when the array cannot tell, and then ``at_most`` is the bound it gives, e.g. the bytes that
-    differ between the two sides when it does not say which side was written). ``details`` go into a refusal's result (e.g. the common
-    snapshot). ``rereads`` is false for a step that does not change the object the item reports (a
+    differ between the two sides when it does not say which side was written, and ``bound`` says what that
+    bound is). ``details`` go into a refusal's result (e.g. the common snapshot). ``rereads`` is false for a step that does not change the object the item reports (a
     mount), so no read follows it.
     """
 
@@ -92,17 +92,19 @@ class Action(str):
     overwrites: str | None
     at_stake: int | None
     at_most: int | None
+    bound: str
     details: dict[str, t.Any]
     rereads: bool
 
     def __new__(cls, name: str, args: dict[str, t.Any] | None = None, *, overwrites: str | None = None,
-                at_stake: int | None = None, at_most: int | None = None,
+                at_stake: int | None = None, at_most: int | None = None, bound: str = "",
                 details: dict[str, t.Any] | None = None, rereads: bool = True) -> Action:
         action = super().__new__(cls, name)
         action.args = dict(args or {})
         action.overwrites = overwrites
         action.at_stake = at_stake
         action.at_most = at_most
+        action.bound = bound or "differ between the two sides and the array does not say which side was written"
         action.details = dict(details or {})
         action.rereads = rereads
         return action
@@ -483,8 +485,7 @@ def guard(name: str, item: dict[str, t.Any], actions: list[Action]) -> None:
         if action.at_stake is not None:
             amount = f"{action.at_stake} bytes"
         elif action.at_most is not None:
-            amount = (f"an unknown amount of data (up to {action.at_most} bytes differ between the two sides "
-                      "and the array does not say which side was written)")
+            amount = f"an unknown amount of data (up to {action.at_most} bytes {action.bound})"
         else:
             amount = "an unknown amount of data"
         extra = {"differing_bytes_at_most": action.at_most} if action.at_most is not None else {}

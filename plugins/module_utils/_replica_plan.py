@@ -221,8 +221,8 @@ def _plan_absent(item: dict[str, t.Any], observed: Observed) -> list[Action]:
     if sync.get("sync_type") == "snapshot":
         return [Action("return_to_pool", {"verb": "remove", "operation": 19}, rereads=False,
                        overwrites=f"the snapshot {item['name']} of {origin} since it was made (they exist nowhere "
-                                  "else; the provider does not say how many bytes)",
-                       at_most=size, details={"replica": facts})]
+                                  "else)",
+                       at_most=size, bound=BOUND, details={"replica": facts})]
     if observed.can_delete is False:
         raise ReplicationError(
             f"cannot remove clone {item['name']}: {observed.where} offers no way to delete a volume "
@@ -234,13 +234,15 @@ def _plan_absent(item: dict[str, t.Any], observed: Observed) -> list[Action]:
     return actions
 
 
+BOUND = ", the replica's size: the provider does not say how much of it was written"
+
+
 def _delete(item: dict[str, t.Any], observed: Observed, facts: dict[str, t.Any], size: int | None) -> Action:
     sync = observed.sync or {}
     origin = f" of {sync.get('source')} (DeviceID {sync.get('source_device_id')})" if sync else ""
     return Action("delete_volume", {"verb": "remove", "device_id": (observed.replica or {}).get("device_id")},
-                  rereads=False, at_most=size, details={"replica": facts},
-                  overwrites=f"the clone {item['name']}{origin} since it was made (they exist nowhere else; the "
-                             "provider does not say how many bytes)")
+                  rereads=False, at_most=size, bound=BOUND, details={"replica": facts},
+                  overwrites=f"the clone {item['name']}{origin} since it was made (they exist nowhere else)")
 
 
 def _facts(observed: Observed) -> Facts:

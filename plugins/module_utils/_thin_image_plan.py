@@ -353,7 +353,8 @@ def _plan_absent(item: dict[str, t.Any], observed: Observed) -> list[Action]:
     delete = Action("delete", {"snapshot_ids": ids, "group": item.get("pvol") is None},
                     overwrites=f"the S-VOL ({where}) since the snapshot was taken (they exist nowhere else)"
                     if written else None,
-                    at_most=at_most if written else None, details={"snapshot": facts})
+                    at_most=at_most if written else None, details={"snapshot": facts},
+                    bound=", the S-VOL's capacity: the array says that it was written, not how much")
     actions = [delete, Action("wait_deleted")]
     mine = [r.get("svolLdevId") for r in observed.pairs if r.get("svolLdevId") is not None
             and (((observed.ldevs.get(r["svolLdevId"]) or {}).get("label") == label) or r["svolLdevId"] in observed.made)]
