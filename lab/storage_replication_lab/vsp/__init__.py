@@ -1,5 +1,5 @@
-"""The Hitachi VSP simulator: Configuration Manager REST (``/ConfigurationManager/v1``) for ShadowImage and
-Thin Image.
+"""The Hitachi VSP simulator: Configuration Manager REST (``/ConfigurationManager/v1``) for ShadowImage,
+Thin Image and remote copy (TrueCopy, Universal Replicator, global-active device).
 
 Built against ``specs/vsp-rest.md`` (the fact sheet). What the sheet leaves open,
 the lab decides as follows, and keeps stable:
@@ -168,6 +168,16 @@ Thin Image (``thin_image.py``; routes ``routes/snapshots.py``)
     codes above. Sources, the operation matrix and the lab's decisions are in the
     docstring of ``thin_image.py``.
 
+Remote copy (``remote.py``, ``remote_setup.py``, ``remote_model.py``; routes ``routes/remote.py``,
+``routes/remote_config.py``)
+    ``remote-storages``, ``remotepath-groups``, ``journals``, ``quorum-disks``,
+    ``remote-mirror-copygroups``, ``remote-mirror-copypairs`` (split, resync,
+    takeover, delete) and ``remote-copypairs`` between two VSP arrays of the lab over
+    the fabric link between them; ``Remote-Authorization`` and ``NotSpecified`` ids;
+    topology key ``remote:``. The pair engine, the status table, the sources and the
+    lab's decisions (SSB pairs 2E10/9B01-9B05, 2E11/9B07, ``KART30095-E`` for an
+    unreachable remote array) are in the docstring of ``remote.py``.
+
 Data and host access
     LDEV ``<id>`` is lab volume ``<id>`` (``/_lab/arrays/<array>/volumes/<id>``);
     host access per §8: S-VOL read-only unless split, P-VOL inaccessible in RCPY.
@@ -206,6 +216,7 @@ from ..topology import expand_items
 from .lock import ResourceLock
 from .model import E_BUSY, E_STORAGE, MAX_LDEV_ID, SSB, Job, Ldev, Session, VspError, storage_error
 from .pool import Pool
+from .remote import RemoteCopy
 from .shadowimage import ShadowImage
 from .thin_image import ThinImage
 
@@ -257,12 +268,14 @@ class Vsp(ArrayBase):
         self.ldevs: dict[int, Ldev] = {}
         self.si = ShadowImage(self)
         self.ti = ThinImage(self)
+        self.rc = RemoteCopy(self)
         for item in expand_items(spec.get("ldevs"), key="id"):
             pool = item.get("pool", next(iter(self.pools), None))
             ldev = self.define_ldev(int(item["id"]), parse_size(item.get("size", "1GiB")),
                                     None if pool is None else int(pool), str(item.get("label", "")))
             if item.get("data_blocks"):
                 ldev.volume.write(min(int(item["data_blocks"]), ldev.volume.nblocks), offset=0)
+        self.rc.load(dict(spec.get("remote") or {}))
         self.sessions: dict[int, Session] = {}
         self.jobs: collections.OrderedDict[int, Job] = collections.OrderedDict()
         self.queue: collections.deque[Job] = collections.deque()
@@ -275,6 +288,9 @@ class Vsp(ArrayBase):
     def build_app(self) -> web.Application:
         from .routes import build_app  # pylint: disable=import-outside-toplevel
         return build_app(self)
+
+    def post_init(self) -> None:
+        self.rc.post_init(dict(self.spec.get("remote") or {}))
 
     def endpoint_extra(self) -> dict[str, t.Any]:
         return {"storage_device_id": self.storage_device_id, "model": self.model, "serial_number": self.serial}
@@ -345,6 +361,7 @@ class Vsp(ArrayBase):
             "ldevs": len(self.ldevs), "copy_groups": sorted(self.si.groups),
             "pairs": {p.pair_id: p.lab_state() for p in self.si.pairs()},
             **self.ti.describe(),
+            **self.rc.describe(),
             "settings": {key: getattr(self, key) for key in SETTINGS},
         })
         out.update(self.lock.describe())
@@ -353,6 +370,7 @@ class Vsp(ArrayBase):
     def _tick(self, now: float) -> None:
         self.si.tick(now)
         self.ti.tick(now)
+        self.rc.tick(now)
         self.lock.settle()
 
     # LDEVs -------------------------------------------------------------------------------------
@@ -364,6 +382,7 @@ class Vsp(ArrayBase):
         volume = self.fabric.new_volume(self.name, str(ldev_id), size)
         volume.listeners.append(lambda _vol, indices: self.si.on_host_write(ldev_id, indices))
         volume.listeners.append(lambda _vol, indices: self.ti.on_host_write(ldev_id, indices))
+        volume.listeners.append(lambda _vol, indices: self.rc.on_host_write(ldev_id, indices))
         ldev = Ldev(ldev_id, volume, pool_id, label)
         self.ldevs[ldev_id] = ldev
         return ldev
@@ -390,7 +409,7 @@ class Vsp(ArrayBase):
         return self.define_ldev(ldev_id, int(spec["size"]), pool_id)
 
     def delete_ldev(self, ldev: Ldev) -> None:
-        if self.si.pairs_of(ldev.ldev_id) or self.ti.snapshots_of(ldev.ldev_id):
+        if self.si.pairs_of(ldev.ldev_id) or self.ti.snapshots_of(ldev.ldev_id) or self.rc.in_use(ldev.ldev_id):
             raise storage_error(f"The LDEV ({ldev.ldev_id}) cannot be deleted: it is used by a copy pair.",
                                 "ldev_in_use")
         self.ldevs.pop(ldev.ldev_id, None)

@@ -26,6 +26,8 @@ from .copypairs import copypairs
 from .jobs import jobs
 from .ldevs import ldevs
 from .pools import pools
+from .remote import remote_copygroups, remote_copypair_list, remote_copypairs
+from .remote_config import journals, quorum_disks, remote_storages, remotepath_groups
 from .services import services
 from .sessions import sessions
 from .snapshots import snapshot_groups, snapshots
@@ -44,6 +46,14 @@ OBJECTS: dict[str, Handler] = {
     "local-clone-copypairs": copypairs,
     "snapshots": snapshots,
     "snapshot-groups": snapshot_groups,
+    "remote-mirror-copygroups": remote_copygroups,
+    "remote-mirror-copypairs": remote_copypairs,
+    "remote-copypairs": remote_copypair_list,
+    "remote-storages": remote_storages,
+    "remotestorages": remote_storages,
+    "remotepath-groups": remotepath_groups,
+    "journals": journals,
+    "quorum-disks": quorum_disks,
 }
 
 
