@@ -30,23 +30,10 @@ from ._shadowimage_plan import (TRANSIENT, Key, check_create, check_device_group
                                 overwritten_ldevs, plan as plan_pair, plan_group, predict)
 from ._vsp import (ALIVE_TIME, ResourceLock, VspClient, group_id, id_of, job_operations, ldev_defined, ldev_size,
                    pair_facts, pair_history, record_group_id, split_id)
+from ._vsp_pairs import PairWait, stuck
 from ._waiting import ControllerGone
 
-GRACE_SECONDS = 10.0
 RERUN = "Rerun the task: it reads the pair's status and continues from there (the array carries on copying)"
-
-
-class PairWait(t.NamedTuple):
-    """What a wait for a pair status (of a pair, or of every pair of a group) expects: ``target`` statuses end
-    it, ``intermediate`` ones are on the way, and the statuses the change was ``issued_from`` may still show for
-    ``GRACE_SECONDS`` after ``started``."""
-
-    action: Action
-    what: str
-    target: set[str]
-    intermediate: set[str]
-    issued_from: set[str]
-    started: float
 
 
 @dataclasses.dataclass
@@ -541,18 +528,7 @@ class ShadowImageDriver(Driver):
             return None
         return self._stuck(wait, facts, step.name)
 
-    @staticmethod
-    def _stuck(wait: PairWait, facts: t.Any, label: str) -> str | None:
-        """Why one pair cannot reach the wait's target from its status, or None."""
-        if facts is None:
-            return f"pair {label} disappeared while waiting for it to become {wait.what}"
-        state = facts["state"]
-        if state in wait.target or state in wait.intermediate:
-            return None
-        if state in wait.issued_from and time.monotonic() - wait.started < GRACE_SECONDS:
-            return None  # the array accepted the change; its status may show it a moment later
-        return (f"pair {label} is {facts.get('pvol_status')}/{facts.get('svol_status')} ({state}) "
-                f"while waiting for it to become {wait.what}{_why(facts, wait.what)}")
+    _stuck = staticmethod(stuck)
 
     def _intermediate(self, step: Step) -> set[str]:
         operation = step.vars.get("last_op")
@@ -580,13 +556,3 @@ class ShadowImageDriver(Driver):
             return not value
 
         yield from step.wait(check, "be deleted")
-
-
-def _why(facts: dict[str, t.Any], what: str) -> str:
-    if facts["state"] == "suspended_error":
-        return (": the array suspended the pair because of a failure (PSUE), so the S-VOL is not a usable copy. "
-                "The array's event log (SIM) tells the cause; once it is fixed, a rerun resyncs the pair with a full "
-                "copy")
-    if facts["state"] == "split" and "paired" in what:
-        return ": another operation split it meanwhile; a rerun resyncs it"
-    return ""

@@ -28,6 +28,7 @@ from ._common import ReplicationError
 from ._engine import Action, declared_items, differing_bytes_at_most
 from ._vsp import (JOB_HISTORY_COUNT, MAX_LDEV_ID, check_name, describe_pair, group_id, ldev_defined, ldev_size,
                    split_id)
+from ._vsp_pairs import int_in as _int_in
 
 ITEM_KEYS = ("copy_group", "pair_name", "pvol", "svol", "state", "pair_state", "restore", "copy_pace", "mu_number",
              "consistency_group", "auto_split", "quick_mode", "resync_split", "pvol_device_group", "svol_device_group",
@@ -55,19 +56,6 @@ def item_name(item: dict[str, t.Any]) -> str:
 
 def desired_state(item: dict[str, t.Any]) -> str:
     return item.get("pair_state") or ("split" if item.get("auto_split") else "paired")
-
-
-def _int_in(name: str, value: t.Any, low: int, high: int, what: str = "") -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        else:
-            raise ReplicationError(f"{name} must be an integer{what}, not {value!r}")
-    if not low <= value <= high:
-        raise ReplicationError(f"{name} {value} is out of range: {low}-{high}{what}")
-    return value
 
 
 def _svol_spec(name: str, value: t.Any) -> int | dict[str, t.Any] | None:

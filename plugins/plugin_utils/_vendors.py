@@ -39,16 +39,18 @@ class Vendor:
     env_prefix: str  # ``<PREFIX>_USERNAME``... what the modules and the roles read from the environment
     hostvars: t.Mapping[str, str]  # module option -> inventory host variable, beyond the common ``replication_*``
     lab_simulator: str  # the lab's simulator of the vendor's wire protocol
+    # modules of the vendor's action group that no role calls yet (e.g. VSP remote copy, before its sets exist)
+    extra_modules: tuple[str, ...] = ()
 
     @property
     def modules(self) -> tuple[str, ...]:
         """Every module of the vendor: what its action group holds."""
-        return tuple(m for m in (self.module, self.info_module, self.clone_module) if m)
+        return tuple(m for m in (self.module, self.info_module, self.clone_module) if m) + self.extra_modules
 
     def public(self) -> dict[str, t.Any]:
-        """The row as data for plays (everything but the set logic)."""
+        """The row as data for plays (everything but the set logic, and the modules no role calls)."""
         return {f.name: dict(getattr(self, f.name)) if f.name == "hostvars" else getattr(self, f.name)
-                for f in dataclasses.fields(self) if f.name != "sets"}
+                for f in dataclasses.fields(self) if f.name not in ("sets", "extra_modules")}
 
 
 VENDORS: dict[str, Vendor] = {v.name: v for v in (
@@ -61,7 +63,8 @@ VENDORS: dict[str, Vendor] = {v.name: v for v in (
            module="storage.replication.shadowimage_pair", info_module="storage.replication.shadowimage_pair_info",
            clone_module="storage.replication.thin_image_snapshot",
            list_key="pairs", object_key="pair", action_group="group/storage.replication.vsp",
-           env_prefix="VSP", hostvars={"storage_device_id": "replication_storage_device_id"}, lab_simulator="vsp"),
+           env_prefix="VSP", hostvars={"storage_device_id": "replication_storage_device_id"}, lab_simulator="vsp",
+           extra_modules=("storage.replication.remote_copy_pair", "storage.replication.remote_copy_pair_info")),
     Vendor(name="smis", title="SMI-S arrays (HPE 3PAR and other CIM/WBEM providers)", sets=SmisSets(),
            module="storage.replication.smis_sync", info_module="storage.replication.smis_sync_info",
            clone_module="storage.replication.smis_replica",
