@@ -6,8 +6,10 @@ One data structure, two uses: ``docs/docsite/rst/lab.rst`` carries the table
 ``tests/unit/lab/test_vsp_fidelity_fields.py`` reads every object of ``OBJECTS`` from
 a running lab and checks that it has exactly the fields listed here;
 ``tests/unit/lab/test_vsp_thin_image.py`` does the same for ``THIN_IMAGE_OBJECTS``
-(the Thin Image objects, which need pairs of their own). A unit test also keeps the
-rst table (both tuples) equal to ``rst_table()``, so table, lab and tests cannot drift.
+(the Thin Image objects, which need pairs of their own) and
+``tests/unit/lab/test_vsp_remote_fields.py`` for ``REMOTE_OBJECTS`` (remote copy, which
+needs two arrays). A unit test also keeps the rst table (all three tuples) equal to
+``rst_table()``, so table, lab and tests cannot drift.
 
 Per object: ``served`` documented fields the lab always serves; ``when`` documented
 fields it serves in some states only (with the state); ``lab_only`` fields the lab
@@ -18,6 +20,14 @@ Configuration Manager REST API Reference), the project's fact sheet
 ``specs/vsp-rest.md`` and the public clients that read the fields (OpenStack
 Cinder's Hitachi driver, Hitachi's vspone_block collection, Hitachi's Terraform
 provider ``terraform-provider-hitachi``: its ``Snapshot`` and ``SnapshotGroup`` models).
+Remote copy: vspone_block's direct-connection models (``vsp_remote_storage_registration_models``,
+``vsp_remote_connection_models``, ``vsp_journal_models``, ``vsp_quorum_disk_models``,
+``vsp_copy_groups_models``, ``vsp_true_copy_models``, ``vsp_gad_pairs_models``: the
+records of ``remote-storages``, ``remotepath-groups``, ``journals``, ``quorum-disks``,
+``remote-mirror-copygroups``, ``remote-mirror-copypairs`` and ``remote-copypairs``), Cinder
+(``hbsd_rest_api.py``, ``hbsd_replication.py``: the pair fields it waits on, the LDEV
+attributes ``HORC`` and ``GAD``) and HCS (the ``ldev`` resource's attribute list: ``HORC``,
+``JNL``).
 """
 
 from __future__ import annotations
@@ -59,6 +69,27 @@ SNAPSHOT = ("snapshotGroupName", "primaryOrSecondary", "status", "pvolLdevId", "
             "concordanceRate", "isConsistencyGroup", "isWrittenInSvol", "isClone", "canCascade", "isRedirectOnWrite",
             "pvolProcessingStatus", "snapshotId")
 SNAPSHOT_GROUP = ("snapshotGroupName", "snapshotGroupId")
+REMOTE_STORAGE = ("storageDeviceId", "dkcType", "restServerIp", "restServerPort", "model", "serialNumber", "ctl1Ip",
+                  "ctl2Ip", "communicationModes")
+PATH_GROUP = ("remotepathGroupId", "remoteStorageDeviceId", "remoteSerialNumber", "remoteStorageModel",
+              "remoteStorageTypeId", "pathGroupId", "cuType", "portType", "cuStatus", "minNumOfPaths", "numOfPaths",
+              "timeoutValueForRemoteIOInSeconds", "roundTripTimeInMilliSeconds", "remotePaths")
+JOURNAL = ("journalId", "muNumber", "consistencyGroupId", "journalStatus", "numOfActivePaths", "usageRate", "qMarker",
+           "qCount", "byteFormatCapacity", "blockCapacity", "numOfLdevs", "firstLdevId", "isMainframe",
+           "isCacheModeEnabled", "isInflowControlEnabled", "dataOverflowWatchInSeconds", "copySpeed", "isDataCopying",
+           "mpBladeId")
+QUORUM = ("quorumDiskId", "remoteSerialNumber", "remoteStorageTypeId", "readResponseGuaranteedTime", "ldevId", "status")
+REMOTE_GROUP = ("remoteMirrorCopyGroupId", "copyGroupName", "remoteStorageDeviceId", "localDeviceGroupName",
+                "remoteDeviceGroupName", "muNumber")
+REMOTE_PAIR = ("remoteMirrorCopyPairId", "copyGroupName", "copyPairName", "replicationType", "fenceLevel",
+               "consistencyGroupId", "copyProgressRate")
+_SIDE = "the side asked for with NotSpecified ids, else both"
+REMOTE_PAIR_WHEN = tuple((f"{side}{name}", _SIDE) for side in ("pvol", "svol")
+                         for name in ("LdevId", "Status", "StorageDeviceId")) + (
+    ("pvolJournalId", "UR"), ("svolJournalId", "UR"), ("pvolIOMode", "GAD"), ("svolIOMode", "GAD"),
+    ("quorumDiskId", "GAD"))
+REMOTE_VOLUME = ("replicationType", "ldevId", "remoteSerialNumber", "remoteStorageTypeId", "remoteLdevId",
+                 "primaryOrSecondary", "muNumber", "status", "serialNumber", "storageTypeId", "isMainframe")
 STORAGE = ("storageDeviceId", "model", "serialNumber")
 STORAGE_WHEN = (("svpIp", "VSP 5000 series"), ("ctl1Ip", "E and G/F series"), ("ctl2Ip", "E and G/F series"))
 
@@ -142,7 +173,41 @@ THIN_IMAGE_OBJECTS: tuple[VspObject, ...] = (
               when=(("poolId", "DP-VOLs"), ("snapshotPoolId", "Thin Image S-VOLs")), not_served=LDEV_NOT_SERVED,
               note=LDEV_NOTE + "; attributes gains HTI while the LDEV is in a Thin Image pair"),
 )
-ALL_OBJECTS = OBJECTS + THIN_IMAGE_OBJECTS
+REMOTE_OBJECTS: tuple[VspObject, ...] = (
+    VspObject("remote-storages", "GET /v1/objects/remote-storages[/{storageDeviceId}] (also remotestorages)",
+              REMOTE_STORAGE, "vspone_block (remote storage registration); Cinder",
+              note="dkcType Local for the array asked, Remote for those registered on it"),
+    VspObject("remotepath-groups", "GET /v1/objects/remotepath-groups[/{remoteSerialNumber},{remoteStorageTypeId},"
+                                   "{pathGroupId}]", PATH_GROUP, "vspone_block (remote connection)",
+              not_served=("pathNumber",), note="remotePaths entries carry cuType, portType, localPortId, remotePortId "
+                                               "and pathStatus; their pathNumber is not served"),
+    VspObject("journals", "GET /v1/objects/journals[/{journalId}][?journalInfo=basic|detail|timer]", JOURNAL,
+              "vspone_block (journal); Cinder", not_served=("mirrorUnits",),
+              note="every journalInfo answers the basic record: no mirror-unit details"),
+    VspObject("quorum-disks", "GET /v1/objects/quorum-disks[/{quorumDiskId}]", QUORUM, "vspone_block (quorum disk)",
+              note="ldevId -1: quorum disks without a volume"),
+    VspObject("remote-mirror-copygroups (list)", "GET /v1/objects/remote-mirror-copygroups[?remoteStorageDeviceId=]",
+              REMOTE_GROUP, "MK-98RD9014 (ids); vspone_block; Cinder"),
+    VspObject("remote-mirror-copygroups/{id}", "GET /v1/objects/remote-mirror-copygroups/{remoteStorageDeviceId},"
+                                               "{copyGroupName},{localDeviceGroupName},{remoteDeviceGroupName}",
+              REMOTE_GROUP + ("copyPairs",), "MK-98RD9014 (ids); vspone_block",
+              note="copyPairs holds pair records; NotSpecified ids serve the local side"),
+    VspObject("remote-mirror-copypairs/{id}", "GET /v1/objects/remote-mirror-copypairs[/{remoteMirrorCopyGroupId},"
+                                              "{copyPairName}]", REMOTE_PAIR,
+              "MK-98RD9014; vspone_block; Cinder", when=REMOTE_PAIR_WHEN,
+              not_served=("pvolDifferenceDataManagement", "svolDifferenceDataManagement", "pvolProcessingStatus",
+                          "svolProcessingStatus", "isAluaEnabled"),
+              note="difference-data management, processing status and ALUA are not modelled for remote pairs"),
+    VspObject("remote-copypairs", "GET /v1/objects/remote-copypairs?replicationType=TC|UR|GAD", REMOTE_VOLUME,
+              "MK-98RD9014; vspone_block; Cinder", when=(("isSSWS", "GAD"), ("quorumDiskId", "GAD")),
+              not_served=("createdLocalTime", "suspendedMode"),
+              note="the GAD pair's creation time and suspend mode are not modelled"),
+    VspObject("ldevs/{id} (remote copy)", "GET /v1/objects/ldevs/{ldevId}", LDEV, "HCS (ldev attributes); Cinder",
+              when=(("poolId", "DP-VOLs"),), not_served=LDEV_NOT_SERVED,
+              note=LDEV_NOTE + "; attributes gains HORC in a TrueCopy or Universal Replicator pair, GAD in a "
+                               "global-active device pair, JNL as a journal volume"),
+)
+ALL_OBJECTS = OBJECTS + THIN_IMAGE_OBJECTS + REMOTE_OBJECTS
 
 
 def by_name(objects: tuple[VspObject, ...] = OBJECTS) -> dict[str, VspObject]:

@@ -135,6 +135,13 @@ def byte_format(size: int) -> str:
     return f"{size:.2f} B"
 
 
+# LDEV attributes of remote copy, in the order the lab lists them. HCS Configuration Manager REST API
+# reference, "ldev" resource: HORC = a TrueCopy / Universal Replicator pair volume (P-VOL or S-VOL),
+# JNL = a journal volume; Cinder's HBSD driver: REP_ATTR = 'HORC' and MIRROR_ATTR = 'GAD' (a global-active
+# device pair volume), the attributes it checks before it treats an LDEV as replicated.
+REMOTE_ATTRIBUTES = ("HORC", "GAD", "JNL")
+
+
 class Ldev:
     """A defined LDEV; its data is a lab volume keyed by the decimal LDEV id."""
 
@@ -149,9 +156,11 @@ class Ldev:
     def block_capacity(self) -> int:
         return self.volume.size // 512
 
-    def render(self, si_paired: bool, ti_paired: bool = False, snapshot_pool_id: int | None = None) -> dict[str, t.Any]:
+    def render(self, si_paired: bool, ti_paired: bool = False, snapshot_pool_id: int | None = None,
+               remote: t.Sequence[str] = ()) -> dict[str, t.Any]:
         """The LDEV record: ``MRCF`` while in a ShadowImage pair, ``HTI`` while in a Thin Image pair, and
-        ``snapshotPoolId`` for the S-VOL of a Thin Image pair (Cinder's check for a snapshot S-VOL)."""
+        ``snapshotPoolId`` for the S-VOL of a Thin Image pair (Cinder's check for a snapshot S-VOL);
+        ``remote`` are the remote-copy attributes (``REMOTE_ATTRIBUTES``) the caller found."""
         attributes = ["CVS"]
         if self.pool_id is not None:
             attributes.append("HDP")
@@ -159,6 +168,7 @@ class Ldev:
             attributes.append("MRCF")
         if ti_paired:
             attributes.append("HTI")
+        attributes += [name for name in REMOTE_ATTRIBUTES if name in remote]
         out: dict[str, t.Any] = {
             "ldevId": self.ldev_id, "clprId": 0, "emulationType": self.emulation,
             "byteFormatCapacity": byte_format(self.volume.size), "blockCapacity": self.block_capacity,

@@ -93,6 +93,9 @@ Lab decisions:
   2E10/9B02, journal missing 2E10/9B03, quorum disk missing on either array 2E10/9B04,
   remote unreachable 2E10/9B05, group of another type or remote 2E11/9B07, and the
   ShadowImage codes for LDEVs, sizes, names and groups (``vsp/__init__.py``).
+- ShadowImage on the same LDEV (rules: docstring of ``shadowimage.py``): host access
+  is the strictest of both engines (``access_of``); blocks a remote copy lands in an
+  SI volume reach its SI pairs like host writes (``_land``), and the other way round.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ import typing as t
 from .model import Ldev, state_error
 from .remote_model import (PFUL_RATE, PairView, RemoteGroup, RemotePair, image, land, remote_error)
 from .remote_setup import RemoteSetup
+from .shadowimage import strictest
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from ..fabric import Transfer
@@ -124,9 +128,16 @@ class RemoteCopy(RemoteSetup):
     def pairs_of(self, ldev_id: int) -> list[RemotePair]:
         return [p for p in self.pairs() if p.vols[p.role_of(self.array)].ldev_id == ldev_id]
 
+    def journal_of(self, ldev_id: int) -> int | None:
+        """The id of the journal ``ldev_id`` is a journal volume of, else None."""
+        return next((j.journal_id for j in self.journals.values() if ldev_id in [v.ldev_id for v in j.ldevs]), None)
+
+    def access_of(self, ldev_id: int) -> str:
+        """What remote copy lets hosts do with the LDEV ("rw" when it is in no remote pair)."""
+        return strictest("rw", *(self.role_access(p, p.role_of(self.array)) for p in self.pairs_of(ldev_id)))
+
     def in_use(self, ldev_id: int) -> bool:
-        return bool(self.pairs_of(ldev_id)) or any(ldev_id in [ldev.ldev_id for ldev in j.ldevs]
-                                                   for j in self.journals.values())
+        return bool(self.pairs_of(ldev_id)) or self.journal_of(ldev_id) is not None
 
     def describe(self) -> dict[str, t.Any]:
         now = self.array.clock.now()
@@ -364,8 +375,8 @@ class RemoteCopy(RemoteSetup):
         if not group.pairs:
             for array in group.arrays.values():
                 array.rc.groups.pop(group.name, None)
-        for ldev in pair.vols.values():
-            ldev.volume.host_access = "rw"
+        for role, ldev in pair.vols.items():
+            ldev.volume.host_access = pair.roles[role].si.access_of(ldev.ldev_id)
         self.wake(pair)
 
     # host writes ----------------------------------------------------------------------------------
@@ -392,7 +403,7 @@ class RemoteCopy(RemoteSetup):
             return
         written = image(pair.vols[role], indices)
         if pair.rtype != "UR":
-            land(pair.vols[other], written)
+            self._land(pair, other, written)
             return
         pair.journal.update(written)
         if pair.journal_since is None:
@@ -403,6 +414,13 @@ class RemoteCopy(RemoteSetup):
         self._journal_level(pair)
         if pair.transfer is None:
             self._start_next(pair)
+
+    @staticmethod
+    def _land(pair: RemotePair, role: str, changed: dict[int, str]) -> None:
+        """Copied blocks reach ``role``'s volume; a ShadowImage pair on it sees them as it sees host writes."""
+        land(pair.vols[role], changed)
+        if changed:
+            pair.roles[role].si.on_host_write(pair.vols[role].ldev_id, sorted(changed))
 
     # journal fill ---------------------------------------------------------------------------------
     def _journal_level(self, pair: RemotePair) -> None:
@@ -463,7 +481,7 @@ class RemoteCopy(RemoteSetup):
         if transfer is not pair.transfer:
             return
         pair.transfer = None
-        land(pair.vols["S"], transfer.changed)
+        self._land(pair, "S", transfer.changed)
         if pair.kind == "journal":
             pair.in_flight_since = None
             restore = pair.roles["S"].rc.journals.get(pair.journals["S"]) if pair.journals["S"] is not None else None
@@ -542,16 +560,21 @@ class RemoteCopy(RemoteSetup):
 
     # host access ------------------------------------------------------------------------------------
     @staticmethod
+    def role_access(pair: RemotePair, role: str) -> str:
+        """Host access of one side: GAD by I/O mode, TC/UR S-VOLs writable in SSWS (or SSUS with ``rw``)."""
+        status = pair.st[role]
+        if pair.rtype == "GAD":
+            return "none" if pair.io_mode(role) == "Block" else "rw"
+        if role == "P":
+            protect = (status == "PSUE" and pair.fence in ("DATA", "STATUS")) or \
+                (status == "PSUS" and pair.split_mode["pvol_protect"] and pair.st["S"] == "SSUS")
+            return "ro" if protect else "rw"
+        return "rw" if status == "SSWS" or (status == "SSUS" and pair.split_mode["svol_rw"]) else "ro"
+
+    @staticmethod
     def update_access(pair: RemotePair) -> None:
-        """Host access per side: GAD by I/O mode, TC/UR S-VOLs writable in SSWS (or SSUS with ``rw``)."""
+        """Host access per side, never looser than a ShadowImage pair on the same LDEV allows."""
         for role in ("P", "S"):
-            status = pair.st[role]
-            if pair.rtype == "GAD":
-                access = "none" if pair.io_mode(role) == "Block" else "rw"
-            elif role == "P":
-                protect = (status == "PSUE" and pair.fence in ("DATA", "STATUS")) or \
-                    (status == "PSUS" and pair.split_mode["pvol_protect"] and pair.st["S"] == "SSUS")
-                access = "ro" if protect else "rw"
-            else:
-                access = "rw" if status == "SSWS" or (status == "SSUS" and pair.split_mode["svol_rw"]) else "ro"
-            pair.vols[role].volume.host_access = access
+            ldev = pair.vols[role]
+            ldev.volume.host_access = strictest(RemoteCopy.role_access(pair, role),
+                                                pair.roles[role].si.access_of(ldev.ldev_id))

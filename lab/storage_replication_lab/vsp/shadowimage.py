@@ -13,6 +13,26 @@ exactly those blocks P -> S, restore S -> P. A split during the initial copy, a
 copy failure (PSUE) or a forced suspend makes the next resync a full copy (every
 block with data on either volume). Blocks without data on the source travel as
 empty blocks, so after resync / restore the two digests are equal.
+
+Remote copy (TrueCopy, Universal Replicator, global-active device; ``remote.py``).
+ShadowImage User Guide (MK-98RD9021), "Sharing ShadowImage volumes": "You can
+share SI P-VOLs and S-VOLs with TC P-VOLs and S-VOLs. However, you cannot share SI
+S-VOLs with TC S-VOLs"; with UR, SI P-VOLs are shared with UR P-VOLs and S-VOLs and
+SI S-VOLs with UR P-VOLs only, and its tables refuse "Create pairs" on an SI S-VOL
+that is a UR P-VOL in COPY (plain table) and in PAIR, COPY, PSUS/PSUE ("3DC cascade:
+Sharing a UR P-VOL with an SI S-VOL"); GAD volumes may be SI S-VOLs only from micro
+versions 90-05-01 (VSP 5000), 93-06-81 (E), 88-08-08 (G/F), and not at all on older
+ones (VSP G1000 GAD guide: "the volume at the GAD copy destination is the same as the
+volume at the ShadowImage copy destination"). The lab therefore refuses to create an
+SI pair whose S-VOL is in any remote pair (``KART30000-E``, SSB 2E10/9A23, as for an
+S-VOL in use): the shared configurations the guide allows are reached by creating the
+SI pair first (a remote pair may use an SI S-VOL as its P-VOL, ``remote.py``) or by
+using the remote-copy volume as the SI P-VOL. A journal volume is in no SI pair (the
+lab's mirror of ``remote_setup.add_journal``). Host access of a volume in both an SI
+and a remote pair is the strictest of the two (``access_of`` here and in ``remote.py``):
+an SI operation never resets what the remote pair decided, nor the other way round.
+Blocks an SI copy writes into a remote-pair volume reach the remote pair as host writes
+do, and blocks a remote copy writes into an SI volume reach the SI pair.
 """
 
 from __future__ import annotations
@@ -26,6 +46,7 @@ if t.TYPE_CHECKING:  # pragma: no cover
     from . import Vsp
 
 OPERATIONS = ("split", "resync", "restore")
+ACCESS_ORDER = ("none", "ro", "rw")
 
 
 class ShadowImage:
@@ -94,6 +115,7 @@ class ShadowImage:
         if any(p.svol is pvol for p in self.pairs()):
             raise storage_error(f"Another copy pair might already be using the specified LDEV ({pvol.ldev_id}): "
                                 "it is an S-VOL (cascading is not supported by the lab).", "ldev_in_use")
+        self._remote_refusal(pvol, svol)
         for ldev in (pvol, svol):
             if array.ti.svol_of(ldev.ldev_id) is not None:
                 raise storage_error(f"Another copy pair might already be using the specified LDEV ({ldev.ldev_id}): "
@@ -122,6 +144,20 @@ class ShadowImage:
         self.update_access(pair)
         self._start_next(pair, force=True)
         return pair
+
+    def _remote_refusal(self, pvol: Ldev, svol: Ldev) -> None:
+        """Refuse an S-VOL in a remote pair and a journal volume (see "Remote copy" in the module docstring)."""
+        rc = self.array.rc
+        for ldev in (pvol, svol):
+            if rc.journal_of(ldev.ldev_id) is not None:
+                raise storage_error(f"Another copy pair might already be using the specified LDEV ({ldev.ldev_id}): "
+                                    f"it is a journal volume (journal {rc.journal_of(ldev.ldev_id)}).", "ldev_in_use")
+        for pair in rc.pairs_of(svol.ldev_id):
+            role = pair.role_of(self.array)
+            raise storage_error(f"Another copy pair might already be using the specified LDEV ({svol.ldev_id}): it is "
+                                f"the {role}-VOL of the {pair.rtype} pair {pair.label()} ({pair.st[role]}), and a "
+                                "remote-copy volume cannot be made a ShadowImage S-VOL. Use it as the ShadowImage "
+                                "P-VOL, or create the ShadowImage pair first.", "ldev_in_use")
 
     def _ldev(self, ldev_id: int, role: str) -> Ldev:
         ldev = self.array.ldevs.get(int(ldev_id))
@@ -311,6 +347,8 @@ class ShadowImage:
             for other in self.pairs():
                 if other is not pair and other.pvol is dst:
                     other.dirty.update(changed)
+        if changed:  # a remote pair on ``dst`` (an SI S-VOL that is a TC/UR/GAD P-VOL) sees it as a host write
+            self.array.rc.on_host_write(dst.ldev_id, sorted(changed))
 
     def _round_done(self, pair: Pair, transfer: Transfer) -> None:
         if transfer is not pair.transfer:
@@ -368,13 +406,23 @@ class ShadowImage:
                 self._suspend(pair, "the copy failed (injected by the lab)")
 
     # host access (fact sheet §8) ----------------------------------------------------------------
+    def access_of(self, ldev_id: int) -> str:
+        """What ShadowImage lets hosts do with the LDEV: the strictest of its pairs ("rw" in none)."""
+        access = "rw"
+        for other in self.pairs_of(ldev_id):
+            if other.pvol.ldev_id == ldev_id:
+                mine = "none" if other.status == "RCPY" else "rw"
+            else:
+                mine = "rw" if other.status == "PSUS" else "ro"
+            access = strictest(access, mine)
+        return access
+
     def update_access(self, pair: Pair) -> None:
+        """Host access of the pair's volumes: ShadowImage's and that of a remote pair on the same LDEV."""
         for ldev in (pair.pvol, pair.svol):
-            access = "rw"
-            for other in self.pairs_of(ldev.ldev_id):
-                if other.pvol is ldev:
-                    mine = "none" if other.status == "RCPY" else "rw"
-                else:
-                    mine = "rw" if other.status == "PSUS" else "ro"
-                access = min(access, mine, key=("none", "ro", "rw").index)
-            ldev.volume.host_access = access
+            ldev.volume.host_access = strictest(self.access_of(ldev.ldev_id), self.array.rc.access_of(ldev.ldev_id))
+
+
+def strictest(*modes: str) -> str:
+    """The strictest host access of ``modes`` ("none" < "ro" < "rw")."""
+    return min(modes, key=ACCESS_ORDER.index)

@@ -1,4 +1,5 @@
-"""``ldevs``: logical devices (the volumes ShadowImage and Thin Image pair), listed, created, relabelled, deleted."""
+"""``ldevs``: logical devices (the volumes ShadowImage, Thin Image and remote copy pair), listed, created, relabelled,
+deleted."""
 
 from __future__ import annotations
 
@@ -21,7 +22,15 @@ def ldev_record(array: Vsp, ldev_id: int) -> dict[str, t.Any]:
     if ldev is None:
         return undefined_ldev(ldev_id)
     ti_paired, snapshot_pool = array.ti.ldev_info(ldev_id)
-    return ldev.render(bool(array.si.pairs_of(ldev_id)), ti_paired, snapshot_pool)
+    return ldev.render(bool(array.si.pairs_of(ldev_id)), ti_paired, snapshot_pool, remote_attributes(array, ldev_id))
+
+
+def remote_attributes(array: Vsp, ldev_id: int) -> list[str]:
+    """``HORC`` for a TC or UR pair volume, ``GAD`` for a GAD pair volume, ``JNL`` for a journal volume."""
+    out = ["GAD" if pair.rtype == "GAD" else "HORC" for pair in array.rc.pairs_of(ldev_id)]
+    if array.rc.journal_of(ldev_id) is not None:
+        out.append("JNL")
+    return out
 
 
 def ldev_url(scope: str, ldev_id: int) -> str:
