@@ -114,6 +114,51 @@ class OntapSets(VendorSets):
     def lab_volume_pairs(self, rset: dict[str, t.Any]) -> list[tuple[str, str, str]]:
         return [(i["destination_path"], i["source_path"], i["destination_path"]) for i in self.items(rset)]
 
+    # DR test copies: a FlexClone of each destination volume, at the snapshot its relationship last transferred.
+    copy_list_key = "clones"
+    copy_object_key = "clone"
+
+    def copy_target(self, item: Item) -> str:
+        return str(item["destination_path"])
+
+    def copy_missing(self, item: Item) -> str | None:
+        if not item.get("facts"):
+            return self.missing_msg(item, "the DR cluster")
+        if not item["facts"].get("exported_snapshot"):
+            return "the relationship has transferred no snapshot yet: there is no point in time to copy"
+        return None
+
+    def copy_items(self, rset: dict[str, t.Any], item: Item, name: str, opts: dict[str, t.Any]) -> list[Item]:
+        """One ``volume_clone`` clone ``<svm>:<volume><suffix>`` of the destination volume; started, mounted at
+        ``<junction_prefix>/<clone name>`` with the export policy when one is given, and ``base``: the
+        snapshot the relationship exports now, which the clone is made from (parent_snapshot omitted)."""
+        svm, volume = item["destination_path"].split(":", 1)
+        clone_name = name.split(":", 1)[1]
+        copy: Item = {"svm": svm, "name": clone_name, "parent_volume": volume, "copy": name}
+        if opts["state"] == "present":
+            copy["junction_path"] = f"{str(opts.get('junction_prefix') or '').rstrip('/')}/{clone_name}"
+            if opts.get("export_policy"):
+                copy["export_policy"] = str(opts["export_policy"])
+            copy["base"] = (item.get("facts") or {}).get("exported_snapshot")
+        return [copy]
+
+    def copy_equal(self, copy: Item, facts: Item) -> bool | None:
+        """The clone is of the snapshot the relationship exported and nothing was written to it."""
+        if facts.get("parent_snapshot") != copy.get("base") and facts.get("parent_snapshot") is not None:
+            return False
+        written = facts.get("written_bytes")
+        if written is None or facts.get("parent_snapshot") is None:
+            return None
+        return written == 0
+
+    def copy_note(self, copy: Item, facts: Item) -> str:
+        notes = [f"{facts['written_bytes']} bytes were written to it since it was made"] \
+            if facts.get("written_bytes") else []
+        if facts.get("parent_snapshot") not in (None, copy.get("base")):
+            notes.append(f"it holds {facts['parent_snapshot']}, an older transfer than {copy.get('base')}, which "
+                         "the relationship exports now (stop and start again for a copy of it)")
+        return "; ".join(notes)
+
 
 def failback_phase(forward: Item | None, reverse: Item | None) -> str:
     """Where one item of a failback stands, read from the arrays.

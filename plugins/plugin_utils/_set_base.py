@@ -22,7 +22,9 @@ Item = dict[str, t.Any]
 # States in which an item's replica was made writable (fenced) by a failover.
 FENCED = ("broken_off", "split", "failed_over", "fractured", "suspended")
 # Keys the roles keep on items for themselves; never sent to a module.
-METADATA_KEYS = ("order", "set", "volume", "facts", "phase", "item")
+METADATA_KEYS = ("order", "set", "volume", "facts", "phase", "item", "copy", "missing", "base")
+# The dr_test role's states, and the state of its vendors' copy modules for each.
+COPY_STATES = {"started": "present", "stopped": "absent"}
 
 
 class SetError(ValueError):
@@ -117,6 +119,9 @@ class VendorSets:
     in_sync_states: tuple[str, ...] = ()
     #: Item keys the catch-up and the cutover do not send (e.g. how to create a missing target).
     cutover_drop: tuple[str, ...] = ()
+    #: The results of the vendor's clone module (DR test copies): its list of a bulk run, the facts of one copy.
+    copy_list_key = ""
+    copy_object_key = ""
 
     def items(self, rset: dict[str, t.Any], discovered: list[str] | None = None) -> list[Item]:
         """The items of the vendor's bulk module for a set, in fencing order."""
@@ -183,3 +188,81 @@ class VendorSets:
     def lab_volume_pairs(self, rset: dict[str, t.Any]) -> list[tuple[str, str, str]]:
         """``(item, source volume, target volume)`` of each item, as the lab's control API names volumes."""
         return [(str(e["target_name"]), str(e["name"]), str(e["target_name"])) for e in volume_entries(rset)]
+
+    # ------------------------------------------------------------------------ DR test copies
+    def test_copies(self, rset: dict[str, t.Any], settings: dict[str, t.Any],
+                    listed: list[Item] | None) -> list[Item]:
+        """The DR test copies of a set: per item of the set, the items of the vendor's clone module.
+
+        ``listed`` is what the info module read on the DR array (None when it was not read: the items
+        then have no facts and starting them is not possible). Every copy item carries ``set``, ``item``
+        (the DR volume it copies), ``copy`` (its name), ``order`` and ``missing`` (why it cannot be
+        started, else None); names come from the set and ``settings`` alone, so a later run finds the
+        copies again. ``settings`` are checked by ``copy_settings``.
+        """
+        opts = copy_settings(settings)
+        present = opts["state"] == "present"
+        out = []
+        for item in self.set_facts(rset, listed or [], mount=False):
+            target = self.copy_target(item)
+            name = f"{target}{opts['suffix']}"
+            if name == target:
+                raise SetError(f"set {rset.get('name')!r}: the test copy of {target} would have its name")
+            why = (self.copy_missing(item) if listed is not None else "the DR array was not read") if present else None
+            for copy in self.copy_items(rset, item, name, opts):
+                copy.update(state=opts["state"], set=rset.get("name"), item=target, order=item.get("order", 0),
+                            missing=why, copy=copy.get("copy", name))
+                if not present:
+                    copy["allow_data_loss"] = opts["allow_data_loss"]
+                out.append(copy)
+        return out
+
+    def copy_target(self, item: Item) -> str:
+        """The name of the DR volume an item's test copy copies (its report row's ``item``)."""
+        raise NotImplementedError
+
+    def copy_missing(self, item: Item) -> str | None:
+        """Why an item (with the facts the info module read) cannot have a test copy now, else None."""
+        return None if item.get("facts") else self.missing_msg(item, "the DR array")
+
+    def copy_items(self, rset: dict[str, t.Any], item: Item, name: str, opts: dict[str, t.Any]) -> list[Item]:
+        """The clone module items of one item's test copy named ``name`` (``opts``: the checked settings)."""
+        raise NotImplementedError
+
+    def copy_equal(self, copy: Item, facts: Item) -> bool | None:
+        """Whether a test copy holds the replicated point in time with nothing written to it since (None:
+        the array cannot tell), from the clone module's facts of it."""
+        raise NotImplementedError
+
+    def copy_note(self, copy: Item, facts: Item) -> str:
+        """What the report says of a started copy that is not equal (why not), else nothing."""
+        return ""
+
+    def copy_name(self, copy: Item, facts: Item | None) -> str:
+        """How the report names a test copy (its name, or where the array keeps it)."""
+        return str(copy.get("copy"))
+
+
+def copy_settings(settings: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The dr_test role's settings checked: ``state`` (started or stopped, turned into the copy modules'
+    present or absent) and ``suffix`` (not empty) are required; the rest pass as they are."""
+    opts = dict(settings or {})
+    if opts.get("state") not in COPY_STATES:
+        raise SetError(f"dr_test_state is {opts.get('state')!r}: give started or stopped")
+    opts["state"] = COPY_STATES[opts["state"]]
+    if not isinstance(opts.get("suffix"), str) or not opts["suffix"].strip():
+        raise SetError("dr_test_suffix is empty: the test copies need a name of their own (default _drtest)")
+    opts["allow_data_loss"] = bool(opts.get("allow_data_loss"))
+    return opts
+
+
+def optional_int(value: t.Any, name: str) -> int | None:
+    """An optional whole number (a role variable or a set option, maybe a string), or a SetError naming it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise SetError(f"{name} is {value!r}: give a whole number") from None

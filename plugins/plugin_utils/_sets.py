@@ -17,7 +17,7 @@ import os
 import typing as t
 
 from ansible_collections.storage.replication.plugins.plugin_utils._set_base import (
-    FENCED, Item, SetError, array_name, module_items, set_targets)
+    COPY_STATES, FENCED, Item, SetError, array_name, module_items, set_targets)
 from ansible_collections.storage.replication.plugins.plugin_utils._vendors import VENDORS, vendor_named, vendor_of
 
 CONNECTION_KEYS = ("hostname", "username", "password", "validate_certs", "ca_path", "port", "timeout")
@@ -456,3 +456,137 @@ def status_rows(result: dict[str, t.Any], rset: dict[str, t.Any], target: t.Any,
                                        and facts.get("state") not in FENCED + ("missing",)),
                          msg="" if facts else "no replica on the target"))
     return rows
+
+
+# ---------------------------------------------------------------------------- DR test copies
+
+VERIFY_RESULTS = ("passed", "failed", "skipped")
+
+
+def test_copies(rset: dict[str, t.Any], settings: dict[str, t.Any],
+                read: dict[str, t.Any] | None = None) -> list[Item]:
+    """The DR test copies of a set, as items of its vendor's clone module (see ``VendorSets.test_copies``).
+
+    ``read`` is the registered result of the vendor's info module on the set's DR array; without it the
+    set and ``settings`` are only checked (nothing can be started). When the read failed, every copy is
+    ``missing`` with the reason, and none is sent.
+    """
+    sets = vendor_of(rset).sets
+    list_key = vendor_of(rset).list_key
+    if read is None:
+        return sets.test_copies(rset, settings, None)
+    if read.get("failed") or not isinstance(read.get(list_key), list):
+        why = f"the set could not be read on its DR array: {read.get('msg', 'not read')}"
+        copies = sets.test_copies(rset, dict(settings, state="stopped"), None) or \
+            [{"set": rset.get("name"), "item": None, "copy": None, "order": 0}]
+        state = COPY_STATES.get(str((settings or {}).get("state")), "present")
+        return [dict(c, missing=why, state=state) for c in copies]
+    return sets.test_copies(rset, settings, read[list_key])
+
+
+def _copy_entries(result: dict[str, t.Any] | None, copies: list[Item],
+                  list_key: str) -> list[tuple[Item, dict[str, t.Any]]]:
+    """Each copy with what the clone module reported for it (in the order sent), or why there is nothing."""
+    sent = [c for c in copies if c.get("missing") is None]
+    entries = (result or {}).get(list_key)
+    if not isinstance(entries, list):
+        entries = []
+        whole = f"the module failed before it reported this copy: {(result or {}).get('msg', 'no result')}"
+    else:
+        whole = "the module reported nothing for this copy"
+    found = {id(c): e for c, e in zip(sent, entries)}
+    out = []
+    for copy in copies:
+        if copy.get("missing") is not None:
+            out.append((copy, {"failed": True, "msg": copy["missing"]}))
+        else:
+            out.append((copy, found.get(id(copy), {"failed": True, "msg": whole})))
+    return out
+
+
+def test_copy_rows(result: dict[str, t.Any] | None, rset: dict[str, t.Any], target: t.Any,
+                   copies: list[Item]) -> list[dict[str, t.Any]]:
+    """One report row per item of a set from the registered clone module result over its ``copies``.
+
+    Row: set, vendor, target, item (the DR volume), copy, state (started or stopped), recovery_point,
+    recovery_point_age_seconds, equal (the copy holds the replicated point in time unwritten; None when
+    the array cannot tell, or the copy is gone), changed, failed, msg, actions and copy_facts (the module's
+    facts of the copy). Several module items of one item (a stop that looks in more than one place) make
+    one row.
+    """
+    row_vendor = vendor_of(rset)
+    sets = row_vendor.sets
+    states = {v: k for k, v in COPY_STATES.items()}
+    grouped: dict[t.Any, list[tuple[Item, dict[str, t.Any]]]] = {}
+    for copy, entry in _copy_entries(result, copies, sets.copy_list_key):
+        grouped.setdefault(copy.get("item"), []).append((copy, entry))
+    rows = []
+    for item, parts in grouped.items():
+        facts = next((e.get(sets.copy_object_key) for _c, e in parts if isinstance(e.get(sets.copy_object_key), dict)),
+                     None)
+        first = next((c for c, e in parts if facts is not None and e.get(sets.copy_object_key) is facts), parts[0][0])
+        failed = any(e.get("failed") or e.get("skipped") for _c, e in parts)
+        started = first.get("state") == "present"
+        names = list(dict.fromkeys(sets.copy_name(c, e.get(sets.copy_object_key)) for c, e in parts))
+        rows.append({
+            "set": rset.get("name"), "vendor": row_vendor.name, "target": array_name(target), "item": item,
+            "copy": names[0] if facts is not None or len(names) == 1 else ", ".join(names),
+            "state": states.get(str(first.get("state")), first.get("state")),
+            "recovery_point": (facts or {}).get("recovery_point"),
+            "recovery_point_age_seconds": (facts or {}).get("recovery_point_age_seconds"),
+            "equal": sets.copy_equal(first, facts) if started and facts and not failed else None,
+            "changed": any(bool(e.get("changed")) for _c, e in parts), "failed": failed,
+            "msg": "; ".join(dict.fromkeys(str(e.get("msg") or ("not run" if e.get("skipped") else ""))
+                                           for _c, e in parts if e.get("msg") or e.get("skipped"))),
+            "actions": [a for _c, e in parts for a in e.get("actions") or []],
+            "copy_facts": facts})
+        if rows[-1]["equal"] is False and not rows[-1]["msg"]:
+            rows[-1]["msg"] = sets.copy_note(first, facts)
+    return rows
+
+
+def test_copy_summary(rows: list[dict[str, t.Any]], state: str,
+                      verify: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """Counts of DR test copy rows, the oldest recovery point, the verify hook's result and a one-line ``text``."""
+    verify = dict(verify or {"result": "skipped", "msg": ""})
+    if verify.get("result") not in VERIFY_RESULTS:
+        raise SetError(f"a verify result is one of {', '.join(VERIFY_RESULTS)}, not {verify.get('result')!r}")
+    ages = [r["recovery_point_age_seconds"] for r in rows if r.get("recovery_point_age_seconds") is not None]
+    done = [r for r in rows if not r.get("failed") and r.get("state") == "started"]
+    summary = {
+        "state": state, "items": len(rows),
+        "changed": sum(1 for r in rows if r.get("changed")),
+        "failed": sum(1 for r in rows if r.get("failed")),
+        "equal": sum(1 for r in done if r.get("equal") is True),
+        "not_equal": sum(1 for r in done if r.get("equal") is False),
+        "equal_unknown": sum(1 for r in done if r.get("equal") is None),
+        "targets": sorted({str(r["target"]) for r in rows if r.get("target")}),
+        "oldest_recovery_point_age_seconds": max(ages) if ages else None,
+        "failed_items": [f"{r['set']}/{r['item']}: {r['msg']}" for r in rows if r.get("failed")],
+        "verify": verify,
+    }
+    text = (f"DR test {state}: {summary['items']} item(s) on {', '.join(summary['targets']) or 'no array'}, "
+            f"{summary['changed']} changed, {summary['failed']} failed")
+    if state == "started":
+        text += (f", {summary['equal']} equal to the replicated point in time, {summary['not_equal']} not, "
+                 f"{summary['equal_unknown']} unknown, oldest recovery point "
+                 f"{summary['oldest_recovery_point_age_seconds']}s old")
+    summary["text"] = text + f"; verify {verify['result']}" + (f" ({verify['msg']})" if verify.get("msg") else "")
+    return summary
+
+
+def test_copy_lines(rows: list[dict[str, t.Any]]) -> list[str]:
+    """One readable line per DR test copy row."""
+    lines = []
+    for row in rows:
+        where = f"{row.get('set')} {row.get('item')} on {row.get('target')}"
+        if row.get("failed"):
+            lines.append(f"{where}: FAILED: {row.get('msg')}")
+            continue
+        text = f"{where}: {row.get('state')} {row.get('copy')}"
+        if row.get("state") == "started":
+            text += f", recovery point {row.get('recovery_point')}, equal={row.get('equal')}"
+        if row.get("actions"):
+            text += f", actions {','.join(row['actions'])}"
+        lines.append(text + (f" ({row['msg']})" if row.get("msg") else ""))
+    return lines

@@ -74,5 +74,25 @@ class SmisSets(VendorSets):
         return ("the provider's Failback copies the DR writes to the source and resumes mirroring in the original "
                 "direction, so cutover, re-establish and cleanup have nothing to do")
 
+    # DR test copies: a replica (snapshot or clone) of each mirror's target element, through the DR provider.
+    copy_list_key = "replicas"
+    copy_object_key = "replica"
+
+    def copy_target(self, item: Item) -> str:
+        return str(item["target"])
+
+    def copy_items(self, rset: dict[str, t.Any], item: Item, name: str, opts: dict[str, t.Any]) -> list[Item]:
+        """One ``smis_replica`` named ``<target><suffix>`` of the target element; stopped, it names its source
+        too, so a volume of that name that is not a replica of the target is never removed."""
+        copy: Item = {"source": str(item["target"]), "name": name}
+        if opts["state"] == "present":
+            copy["sync_type"] = str(opts.get("smis_sync_type") or "auto")
+        return [copy]
+
+    def copy_equal(self, copy: Item, facts: Item) -> bool | None:
+        """Nothing written to the replica, when the provider says how much was (most do not: None)."""
+        written = facts.get("written_bytes")
+        return None if written is None else written == 0
+
     def lab_volume_pairs(self, rset: dict[str, t.Any]) -> list[tuple[str, str, str]]:
         return [(i["item"], i["source"], i["target"]) for i in self.items(rset)]

@@ -12,9 +12,10 @@ import datetime
 import typing as t
 
 from ansible_collections.storage.replication.plugins.plugin_utils._set_base import (
-    Item, SetError, VendorSets, phase_of, volume_entries)
+    Item, SetError, VendorSets, optional_int, phase_of, volume_entries)
 
 FAILBACK_PHASES = {"split": "failed_over", "restoring": "reversing", "paired": "home"}
+SNAPSHOT_GROUP_PREFIX = "drtest_"
 GROUP_NOTE = "split with its copy group in one operation: every S-VOL of the group holds the same point in time"
 
 
@@ -128,6 +129,52 @@ class VspSets(VendorSets):
             "pair first (shadowimage_pair pair_state: paired) to fail over with every write"))
         return row
 
+    # DR test copies: Thin Image snapshots in the snapshot group drtest_<set name>, never touching the pairs.
+    copy_list_key = "snapshots"
+    copy_object_key = "snapshot"
+
+    def copy_target(self, item: Item) -> str:
+        """The S-VOL LDEV id (the set's, else the pair's); ``p<P-VOL>`` when neither is known yet."""
+        svol = item["svol"] if isinstance(item["svol"], int) else (item.get("facts") or {}).get("svol")
+        return str(svol) if svol is not None else f"p{item['pvol']}"
+
+    def copy_items(self, rset: dict[str, t.Any], item: Item, name: str, opts: dict[str, t.Any]) -> list[Item]:
+        """Started: one ``thin_image_snapshot`` of the S-VOL when the ShadowImage pair is split (it holds the
+        DR copy), else of the P-VOL (Thin Image refuses an S-VOL whose pair is not split; a snapshot of the
+        P-VOL holds what the S-VOL would hold if split now). Stopped: the snapshots of both, so whatever an
+        earlier run made goes, found by the snapshot group and the S-VOL label."""
+        common = {"snapshot_group": snapshot_group(rset), "label": name[:32], "copy": name}
+        facts = item.get("facts") or {}
+        svol = item["svol"] if isinstance(item["svol"], int) else facts.get("svol")
+        if opts["state"] == "absent":
+            return [dict(common, pvol=pvol) for pvol in dict.fromkeys((item["pvol"], svol)) if pvol is not None]
+        options = rset.get("options") or {}
+        pool = optional_int(_first(options.get("dr_test_pool_id"), opts.get("vsp_pool_id")), "the snapshot pool id")
+        if pool is None:
+            raise SetError(f"set {rset.get('name')!r}: Thin Image test copies need a snapshot pool: set "
+                           "dr_test_vsp_pool_id or the set's options.dr_test_pool_id")
+        copy = dict(common, pvol=svol if facts.get("state") == "split" and svol is not None else item["pvol"],
+                    pool_id=pool)
+        svol_pool = optional_int(_first(options.get("dr_test_svol_pool_id"), opts.get("vsp_svol_pool_id")),
+                                 "the S-VOL pool id")
+        if svol_pool is not None:
+            copy["svol_pool_id"] = svol_pool
+        return [copy]
+
+    def copy_equal(self, copy: Item, facts: Item) -> bool | None:
+        """Unwritten since the snapshot was taken (the array's ``isWrittenInSvol``)."""
+        written = facts.get("written")
+        return None if written is None else not written
+
+    def copy_note(self, copy: Item, facts: Item) -> str:
+        return "its S-VOL was written since the snapshot was taken" if facts.get("written") else ""
+
+    def copy_name(self, copy: Item, facts: Item | None) -> str:
+        """``<snapshot group>/<P-VOL snapshotted>``, with the S-VOL LDEV that hosts reach it on."""
+        name = f"{copy.get('snapshot_group')}/{copy.get('pvol')}"
+        svol = (facts or {}).get("svol")
+        return f"{name} (S-VOL {svol})" if svol is not None else name
+
     def lab_volume_pairs(self, rset: dict[str, t.Any]) -> list[tuple[str, str, str]]:
         out = []
         for item in self.items(rset):
@@ -144,6 +191,16 @@ def copy_group(rset: dict[str, t.Any]) -> str:
         raise SetError(f"set {rset.get('name')!r}: the copy group name {group!r} is over 29 characters; "
                        "set options.copy_group")
     return group
+
+
+def snapshot_group(rset: dict[str, t.Any]) -> str:
+    """The Thin Image snapshot group of a set's DR test copies: ``drtest_<set name>``, at most 32 characters."""
+    return f"{SNAPSHOT_GROUP_PREFIX}{rset.get('name', '')}"[:32]
+
+
+def _first(*values: t.Any) -> t.Any:
+    """The first value that is set (not None, not an empty string)."""
+    return next((v for v in values if v is not None and v != ""), None)
 
 
 def _svol(rset: dict[str, t.Any], name: str, explicit: dict[str, t.Any]) -> t.Any:

@@ -6,8 +6,9 @@ the lab's arrays as hosts with ``replication_endpoint`` and ``replication_vendor
 ``env/extravars`` (the job template's extra vars from extensions/awx/workflow.yml, mostly with
 ``replication_sets``), ``env/envvars`` (what the vendor's credential type in
 extensions/awx/credential_types/ injects, rendered from the lab's account, CA file included),
-``env/settings`` and ``project/playbooks/``. Then ``ansible_runner.run`` runs setup, status,
-planned failover and failback, and the test reads the arrays to see that each role did its job.
+``env/settings`` and ``project/playbooks/``. Then ``ansible_runner.run`` runs setup, status, the DR
+rehearsal (DR test start, DR test stop with its survey answered), planned failover and failback, and the
+test reads the arrays to see that each role did its job.
 The status job finds ``replication_sets`` in the inventory's variables instead (the group
 ``all``, which the plays' implicit localhost sees), the way extensions/awx/README.md recommends.
 
@@ -41,9 +42,11 @@ from awx_model import REPO, inject_credential, inventory_script, load_credential
 VENV_BIN = os.path.dirname(sys.executable)
 HOST_EXTRAS = {"namespace": "replication_namespace", "storage_device_id": "replication_storage_device_id"}
 # Faster polling than a site would use, so the lab's short jobs are seen at once.
-SPEEDUPS = {"backend_replication_poll_interval": 0.1, "failover_poll_interval": 0.1, "failback_poll_interval": 0.1}
+SPEEDUPS = {"backend_replication_poll_interval": 0.1, "failover_poll_interval": 0.1, "failback_poll_interval": 0.1,
+            "dr_test_poll_interval": 0.1}
 STEPS = ("Storage replication: setup", "Storage replication: status", "Storage replication: planned failover",
          "Storage replication: failback")
+REHEARSAL = ("Storage replication: DR test start", "Storage replication: DR test stop")
 
 
 @dataclasses.dataclass
@@ -65,6 +68,8 @@ class VendorCase:
     # a failback the array cannot prove safe: the first launch must refuse naming this text, and the job is
     # launched again with failback_allow_data_loss: true (the operator's answer to the survey)
     failback_refusal: str | None = None
+    # the DR test's copies cannot be proven unwritten: DR test stop refuses with the survey's default answer
+    dr_test_stop_refused: bool = False
 
     @property
     def source(self) -> str:
@@ -159,7 +164,8 @@ VSP = VendorCase(
                                 {"id_base": 512, "count": 2, "size": "256MiB", "pool": 0}]}},
     links=[],
     replication_set={"name": "awx-vsp", "vendor": "vsp", "source": "vsp-a", "target": "vsp-a",
-                     "volumes": [{"name": p, "target_name": s} for p, s in VSP_PAIRS]},
+                     "volumes": [{"name": p, "target_name": s} for p, s in VSP_PAIRS],
+                     "options": {"dr_test_pool_id": 0, "dr_test_svol_pool_id": 0}},
     dr_writes=[(("vsp-a", "512"), ("vsp-a", "256"))],
     check_protected=VSP_CHECKS[0],
     check_failed_over=VSP_CHECKS[1],
@@ -185,6 +191,8 @@ SMIS = VendorCase(
     check_failed_over=SMIS_CHECKS[1],
     check_home=SMIS_CHECKS[2],
     status_rows=[(f"{p} -> {s} on smis-b", "synchronized") for p, s in SMIS_PAIRS],
+    # no SMI-S provider says whether a replica was written
+    dr_test_stop_refused=True,
 )
 
 CASES = [ONTAP, VSP, SMIS]
@@ -273,6 +281,21 @@ class AwxJobs:
                     assert not found, f"{template_name}: the password is in artifacts/{relative}"
 
 
+def rehearse(jobs: AwxJobs, case: VendorCase, lab: LabClient) -> None:
+    """DR test start makes one copy (a new volume on the DR array) per item; DR test stop, answered as its survey
+    answers (a string), removes them all and nothing else."""
+    target = str(case.replication_set["target"])
+    before = set(lab.volumes(target))
+    jobs.launch(REHEARSAL[0])
+    made = set(lab.volumes(target)) - before
+    assert len(made) == len(case.status_rows), f"copies made: {sorted(made)}"
+    if case.dr_test_stop_refused:
+        refused = jobs.launch(REHEARSAL[1], answers={"dr_test_allow_data_loss": "false"}, succeeds=False)
+        assert "allow_data_loss" in refused and set(lab.volumes(target)) - before == made, refused[-3000:]
+    jobs.launch(REHEARSAL[1], answers={"dr_test_allow_data_loss": "true" if case.dr_test_stop_refused else "false"})
+    assert set(lab.volumes(target)) == before, "DR test stop left a copy"
+
+
 # ansible-runner starts ansible-playbook through pexpect (as in AWX), whose forkpty() Python flags in
 # pytest-xdist's threaded workers; the child execs at once.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of forkpty:DeprecationWarning")
@@ -294,6 +317,7 @@ def test_dr_job_templates_through_ansible_runner_keep_passwords_out_of_events(ca
         status = jobs.launch(STEPS[1], sets_in_inventory=True)
         for item, state in case.status_rows:
             assert [line for line in status.splitlines() if item in line and state in line], f"{item} not {state}"
+        rehearse(jobs, case, lab)
         jobs.launch(STEPS[2])
         case.check_failed_over(lab)
         written = {}

@@ -18,9 +18,15 @@ DESTRUCTIVE = {name for name, jt in TEMPLATES.items()
                if jt["playbook"] in ("playbooks/failover.yml", "playbooks/failback.yml")}
 
 
+# The DR rehearsal's templates: launched on their own, never a step of a failover or failback workflow.
+REHEARSAL = {name for name, jt in TEMPLATES.items() if jt["playbook"] == "playbooks/dr_test.yml"}
+# What the AWX API accepts in a job template's survey_spec (its question types and required keys).
+SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
+
+
 def role_variables() -> dict[str, object]:
     out: dict[str, object] = {}
-    for role in ("backend_replication", "failover", "failback"):
+    for role in ("backend_replication", "failover", "failback", "dr_test"):
         with open(os.path.join(REPO, "roles", role, "defaults", "main.yml"), encoding="utf-8") as handle:
             out.update(yaml.safe_load(handle) or {})
     return out
@@ -34,7 +40,8 @@ def test_job_templates_run_playbooks_of_the_collection_with_variables_it_reads()
         assert os.path.isfile(path), f"{name}: no playbook {jt['playbook']}"
         with open(path, encoding="utf-8") as handle:
             playbook = handle.read()
-        for var in jt.get("extra_vars") or {}:
+        asked = [q["variable"] for q in (jt.get("survey_spec") or {}).get("spec", [])]
+        for var in list(jt.get("extra_vars") or {}) + asked:
             assert var in known or var in playbook, f"{name}: {var} is read by no role and not by {jt['playbook']}"
         waits = [int(v) for k, v in (jt.get("extra_vars") or {}).items() if k.endswith("_wait_timeout")]
         assert jt["timeout"] > max(waits, default=0), f"{name}: the job timeout must outlast the role's waits"
@@ -116,3 +123,64 @@ def test_the_workflows_follow_the_runbook():
     for workflow in WORKFLOWS.values():
         last_action = [n for n in workflow["nodes"] if n.get("unified_job_template") in DESTRUCTIVE][0]
         assert last_action.get("always_nodes"), "the state is shown after a failed failover or failback too"
+
+
+def survey_errors(spec: dict) -> list[str]:
+    """What the AWX API refuses in a survey_spec (empty when it accepts it)."""
+    errors = [f"'{key}' missing from the survey spec" for key in ("name", "description") if key not in spec]
+    questions = spec.get("spec")
+    if not isinstance(questions, list) or not questions:
+        return errors + ["'spec' must be a list with at least one question"]
+    seen = set()
+    for question in questions:
+        where = f"question {question.get('variable')!r}"
+        if question.get("type") not in SURVEY_TYPES:
+            errors.append(f"{where}: type must be one of {sorted(SURVEY_TYPES)}")
+        errors.extend(f"{where}: '{key}' missing" for key in ("question_name", "variable") if not question.get(key))
+        if not isinstance(question.get("required"), bool):
+            errors.append(f"{where}: 'required' must be a boolean")
+        if question.get("variable") in seen:
+            errors.append(f"{where}: a variable asked twice")
+        seen.add(question.get("variable"))
+        if question.get("type") in ("multiplechoice", "multiselect"):
+            choices = question.get("choices")
+            choices = choices.split("\n") if isinstance(choices, str) else choices
+            if not isinstance(choices, list) or not choices:
+                errors.append(f"{where}: needs choices")
+            elif question.get("default") not in (None, "") and question["default"] not in choices:
+                errors.append(f"{where}: the default must be one of the choices")
+    return errors
+
+
+def test_the_rehearsal_is_two_standalone_templates_of_the_dr_test_playbook():
+    states = {TEMPLATES[name]["extra_vars"]["dr_test_state"]: name for name in REHEARSAL}
+    assert sorted(states) == ["started", "stopped"] and len(REHEARSAL) == 2
+    for workflow in WORKFLOWS.values():
+        used = {node.get("unified_job_template") for node in workflow["nodes"]}
+        assert not used & REHEARSAL, f"{workflow['name']}: a rehearsal is no step of a failover or failback"
+    assert not REHEARSAL & DESTRUCTIVE
+    start = TEMPLATES[states["started"]]
+    assert not start.get("survey_enabled") and "dr_test_allow_data_loss" not in start["extra_vars"]
+
+
+def test_stopping_the_rehearsal_asks_before_discarding_test_writes():
+    stop = next(TEMPLATES[name] for name in REHEARSAL if TEMPLATES[name]["extra_vars"]["dr_test_state"] == "stopped")
+    assert stop.get("survey_enabled") is True
+    assert survey_errors(stop["survey_spec"]) == []
+    (question,) = [q for q in stop["survey_spec"]["spec"] if q["variable"] == "dr_test_allow_data_loss"]
+    # A survey answer reaches the role as a string: the default keeps the copies the test wrote to.
+    assert question["default"] == "false" and question["required"] is True
+    assert "dr_test_allow_data_loss" not in stop["extra_vars"], "the survey answers it, not a fixed value"
+    for name, jt in TEMPLATES.items():
+        if name not in REHEARSAL:
+            assert not jt.get("survey_enabled"), f"{name}: the other templates prompt for nothing"
+
+
+def test_survey_rules_refuse_what_awx_refuses():
+    good = {"variable": "x", "question_name": "X?", "type": "multiplechoice", "choices": ["false", "true"],
+            "default": "false", "required": True}
+    assert survey_errors({"name": "n", "description": "d", "spec": [good]}) == []
+    assert survey_errors({"name": "n", "description": "d", "spec": [dict(good, default="yes")]})
+    assert survey_errors({"name": "n", "description": "d", "spec": [dict(good, type="boolean")]})
+    assert survey_errors({"name": "n", "description": "d", "spec": [good, good]})
+    assert survey_errors({"name": "n", "spec": []})

@@ -26,6 +26,7 @@ VENDOR_TASK_FILES = {
     "roles/backend_replication/tasks": ["{v}.yml"],
     "roles/failover/tasks": ["{v}_read.yml", "{v}_fence.yml"],
     "roles/failback/tasks": ["{v}.yml"],
+    "roles/dr_test/tasks": ["{v}_read.yml", "{v}.yml"],
     "playbooks/tasks": ["status_{v}.yml"],
 }
 # Task files shared by every vendor, and the vendor-neutral Python: they name no vendor.
@@ -33,7 +34,8 @@ SHARED_FILES = ["roles/backend_replication/tasks/main.yml", "roles/backend_repli
                 "roles/failover/tasks/main.yml", "roles/failover/tasks/read.yml", "roles/failover/tasks/act.yml",
                 "roles/failback/tasks/main.yml", "roles/failback/tasks/restore.yml", "playbooks/status.yml",
                 "playbooks/tasks/status_read.yml", "plugins/plugin_utils/_sets.py",
-                "plugins/plugin_utils/_set_base.py", "plugins/filter/replication.py"]
+                "plugins/plugin_utils/_set_base.py", "plugins/filter/replication.py",
+                "roles/dr_test/tasks/main.yml", "roles/dr_test/tasks/copies.yml"]
 
 
 def module_doc(fqcn: str) -> tuple[dict, dict]:
@@ -95,7 +97,7 @@ def test_a_row_has_the_task_files_the_roles_include_for_it(name):
                 continue
             text = open(os.path.join(REPO, folder, file), encoding="utf-8").read()
             modules = set(re.findall(r"^\s*-? ?(storage\.replication\.\w+):", text, re.M))
-            assert modules <= {row.module, row.info_module}, f"{folder}/{file} calls {modules}"
+            assert modules <= {row.module, row.info_module, row.clone_module}, f"{folder}/{file} calls {modules}"
             groups = set(re.findall(r"(group/storage\.replication\.\w+):", text))
             assert groups <= {row.action_group}
             assert "hostname:" not in text and "password" not in text, f"{folder}/{file} passes connection keys"
@@ -126,7 +128,8 @@ def test_unknown_vendors_fail_naming_the_known_ones():
 def test_the_row_as_data_has_everything_but_the_set_logic():
     row = vendor_info({"name": "s", "vendor": "vsp"})
     assert row == {"name": "vsp", "title": VENDORS["vsp"].title, "module": "storage.replication.shadowimage_pair",
-                   "info_module": "storage.replication.shadowimage_pair_info", "clone_module": None,
+                   "info_module": "storage.replication.shadowimage_pair_info",
+                   "clone_module": "storage.replication.thin_image_snapshot",
                    "list_key": "pairs",
                    "object_key": "pair", "action_group": "group/storage.replication.vsp", "env_prefix": "VSP",
                    "hostvars": {"storage_device_id": "replication_storage_device_id"}, "lab_simulator": "vsp"}
