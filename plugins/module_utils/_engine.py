@@ -84,8 +84,8 @@ class Action(str):
     overwrites data present on one side only names it in ``overwrites`` and measures it in ``at_stake``
     (bytes; None when the array cannot tell, and then ``at_most`` is the bound it gives, e.g. the bytes that
     differ between the two sides when it does not say which side was written, and ``bound`` says what that
-    bound is). ``details`` go into a refusal's result (e.g. the common snapshot). ``rereads`` is false for a step that does not change the object the item reports (a
-    mount), so no read follows it.
+    bound is). ``details`` go into a refusal's result (e.g. the common snapshot). ``rereads`` is false for a
+    step that does not change the object the item reports (a mount), so no read follows it.
     """
 
     args: dict[str, t.Any]

@@ -271,7 +271,8 @@ def _plan_create(item: dict[str, t.Any], observed: Observed) -> list[Action]:
     pvol = observed.ldevs.get(item["pvol"])
     if not ldev_defined(pvol):
         raise ReplicationError(f"cannot create {name}: the P-VOL, LDEV {item['pvol']}, is not defined")
-    assert pvol is not None
+    if pvol is None:  # checked above
+        raise AssertionError("pvol was checked above")
     actions: list[Action] = []
     svol = item.get("svol")
     if item.get("svol_pool_id") is not None:
@@ -304,7 +305,8 @@ def _svol_to_make(item: dict[str, t.Any], observed: Observed, pvol: Record) -> t
         return ldev_id, [Action("create_svol", {"ldev_id": ldev_id, "pool_id": pool,
                                                 "block_capacity": ldev_size(pvol), "label": label}),
                          Action("label_svol", {"ldev_id": ldev_id, "label": label})]
-    assert record is not None
+    if record is None:  # checked above
+        raise AssertionError("record was checked above")
     ours = record.get("label") == label or ldev_id in observed.made
     if not ours:
         raise ReplicationError(f"cannot create {name}: LDEV {ldev_id} (svol) is already defined (label "
@@ -321,7 +323,8 @@ def _check_existing_svol(item: dict[str, t.Any], observed: Observed, pvol: Recor
     if not ldev_defined(record):
         raise ReplicationError(f"cannot create {name}: the S-VOL, LDEV {svol}, is not defined (set svol_pool_id to "
                                "have the module create it)")
-    assert record is not None
+    if record is None:  # checked above
+        raise AssertionError("record was checked above")
     _check_svol_record(name, svol, record, pvol)
     if record.get("label") == label_of(item) and svol not in observed.made:
         raise ReplicationError(f"cannot create {name}: LDEV {svol} carries the label {label_of(item)!r}, which marks an "

@@ -327,7 +327,7 @@ def test_takeover_on_the_secondary_with_the_primary_down(sites, lab):
 
 def test_copy_group_of_two_pairs_split_and_resync_as_a_whole(sites, lab):
     a, b = sites
-    first, _ = create(a, "TC", "grp", 264)
+    first = create(a, "TC", "grp", 264)[0]
     body = {"copyGroupName": "grp", "copyPairName": "p2", "replicationType": "TC", "remoteStorageDeviceId": SID_B,
             "pvolLdevId": 265, "svolLdevId": 265, "isNewGroupCreation": False, "localDeviceGroupName": "grpP_",
             "remoteDeviceGroupName": "grpS_"}
