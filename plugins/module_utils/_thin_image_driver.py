@@ -61,6 +61,8 @@ class ThinImageDriver(Driver):
         self.new_svols: dict[Key, int] = {}
         #: the LDEVs this run created, by item (a plan made again after a lost answer uses them)
         self.made: dict[Key, set[int]] = {}
+        #: for items to remove without pairs: the LDEVs of their svol_pool_id carrying their label
+        self.labelled: dict[Key, set[int]] = {}
 
     def requests_sent(self) -> int:
         return int(self.client.rest.sent)
@@ -101,9 +103,23 @@ class ThinImageDriver(Driver):
                 wanted.add(item["pvol"])
         if wanted:
             self.ldevs.update(self.client.ldevs(wanted))
+        self._read_labelled([i for i in items if i["state"] == "absent" and i.get("svol_pool_id") is not None
+                             and not self._pairs(i)])
         for pool in sorted({p for i in creates for p in (i.get("pool_id"), i.get("svol_pool_id")) if p is not None}):
             self.pools[pool] = self.client.pool(pool)
         self._choose_svols([i for i in creates if i.get("svol_pool_id") is not None and i.get("svol") is None])
+
+    def _read_labelled(self, items: list[Item]) -> None:
+        """The S-VOLs an interrupted run made before their pair: the LDEVs of each item's ``svol_pool_id`` that
+        carry its label (one list of the pool's DP volumes per pool)."""
+        for pool in sorted({int(i["svol_pool_id"]) for i in items}):
+            listed = data_of(self.client.get(self.client.path("ldevs") + f"?ldevOption=dpVolume&poolId={pool}"
+                                             "&count=16384"), f"the DP volumes of pool {pool} on {self.client.label}")
+            for item in (i for i in items if int(i["svol_pool_id"]) == pool):
+                found = {int(r["ldevId"]): r for r in listed
+                         if r.get("ldevId") is not None and r.get("label") == label_of(item)}
+                self.ldevs.update(found)
+                self.labelled[item_key(item)] = set(found)
 
     def _group_records(self, group: str) -> list[Record]:
         records = data_of(self.client.get(self.client.path("snapshots") + "?snapshotGroupName=" + quote(group)),
@@ -148,7 +164,8 @@ class ThinImageDriver(Driver):
         made = set(self.made.get(key, set()))
         defined = sorted(m for m in made if ldev_defined(self.ldevs.get(m)))
         new_svol = defined[0] if defined else self.new_svols.get(key)
-        return Observed(pairs=self._pairs(item), ldevs=self.ldevs, pools=self.pools, new_svol=new_svol, made=made)
+        return Observed(pairs=self._pairs(item), ldevs=self.ldevs, pools=self.pools, new_svol=new_svol, made=made,
+                        labelled=set(self.labelled.get(key, set())))
 
     # plan ----------------------------------------------------------------------------------------
     def plan(self, item: Item, observed: Observed) -> list[t.Any]:
@@ -241,7 +258,13 @@ class ThinImageDriver(Driver):
                     f"its label is {record.get('label')!r} now, not {label_of(step.item)!r}"
                 raise ReplicationError(f"{what}: not deleted, {why}; the module deletes only the unpaired S-VOLs it "
                                        "made", ldev=record)
-            yield from step.call(self.client.write, "DELETE", self.client.path("ldevs", ldev_id), None, what)
+            try:
+                yield from step.call(self.client.write, "DELETE", self.client.path("ldevs", ldev_id), None, what)
+            except (HttpError, ReplicationError):
+                again = yield from step.call(self.client.ldev, ldev_id)
+                if ldev_defined(again):
+                    raise
+                # gone meanwhile: another item of the run (a copy named under two P-VOLs) deleted it first
         self.ldevs[ldev_id] = {"ldevId": ldev_id, "emulationType": "NOT DEFINED"}
         self.made.get(step.key, set()).discard(ldev_id)
 

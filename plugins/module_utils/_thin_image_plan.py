@@ -50,7 +50,8 @@ class Observed:
     group for an item without ``pvol``); ``ldevs`` the LDEV records read (the P-VOL, the S-VOLs of those
     pairs, the declared S-VOL); ``pools`` the pools a create needs (None: not found); ``new_svol`` the LDEV id
     to create for the S-VOL (chosen by the driver); ``made`` the LDEVs this run made for the item (a plan made
-    again after a lost answer uses them).
+    again after a lost answer uses them); ``labelled`` the LDEVs in ``svol_pool_id`` that carry the item's label
+    (read for an item to remove whose pairs are gone: S-VOLs an interrupted run made before their pair).
     """
 
     pairs: list[Record] = dataclasses.field(default_factory=list)
@@ -58,6 +59,7 @@ class Observed:
     pools: dict[int, Record | None] = dataclasses.field(default_factory=dict)
     new_svol: int | None = None
     made: set[int] = dataclasses.field(default_factory=set)
+    labelled: set[int] = dataclasses.field(default_factory=set)
 
 
 # input ------------------------------------------------------------------------------------------
@@ -366,9 +368,10 @@ def _plan_absent(item: dict[str, t.Any], observed: Observed) -> list[Action]:
 
 
 def _leftover_svols(item: dict[str, t.Any], observed: Observed) -> list[int]:
-    """S-VOLs the module made for the item whose pair is gone already (a run stopped between the two deletes):
-    the declared ``svol``, or those this run made, when unpaired and carrying the item's label."""
-    candidates = set(observed.made)
+    """S-VOLs the module made for the item whose pair is gone already (a run stopped between the two deletes)
+    or was never made (a run stopped between the S-VOL and the pair): the declared ``svol``, those this run
+    made, and those of ``svol_pool_id`` carrying the item's label, when unpaired and carrying the label."""
+    candidates = set(observed.made) | set(observed.labelled)
     if item.get("svol") is not None:
         candidates.add(item["svol"])
     out = []

@@ -67,6 +67,9 @@ options:
         onto it. Its LDEV ID is O(svol) when given, else the lowest undefined LDEV ID, which the module chooses.
       - An LDEV of that ID that already carries O(label) and is unpaired (made by an earlier run whose pair was not
         created) is used.
+      - With O(state=absent), the unpaired LDEVs of this pool that carry O(label) are deleted too (S-VOLs a run made
+        before it was stopped, before their pair existed), with one list of the pool's DP volumes when the pairs are
+        gone.
     type: int
   svol:
     description:

@@ -146,17 +146,18 @@ class VspSets(VendorSets):
         common = {"snapshot_group": snapshot_group(rset), "label": name[:32], "copy": name}
         facts = item.get("facts") or {}
         svol = item["svol"] if isinstance(item["svol"], int) else facts.get("svol")
-        if opts["state"] == "absent":
-            return [dict(common, pvol=pvol) for pvol in dict.fromkeys((item["pvol"], svol)) if pvol is not None]
         options = rset.get("options") or {}
+        svol_pool = optional_int(_first(options.get("dr_test_svol_pool_id"), opts.get("vsp_svol_pool_id")),
+                                 "the S-VOL pool id")
+        if opts["state"] == "absent":  # with the S-VOL pool, S-VOLs a run made before it was stopped are found too
+            extra = {"svol_pool_id": svol_pool} if svol_pool is not None else {}
+            return [dict(common, pvol=pvol, **extra) for pvol in dict.fromkeys((item["pvol"], svol)) if pvol is not None]
         pool = optional_int(_first(options.get("dr_test_pool_id"), opts.get("vsp_pool_id")), "the snapshot pool id")
         if pool is None:
             raise SetError(f"set {rset.get('name')!r}: Thin Image test copies need a snapshot pool: set "
                            "dr_test_vsp_pool_id or the set's options.dr_test_pool_id")
         copy = dict(common, pvol=svol if facts.get("state") == "split" and svol is not None else item["pvol"],
                     pool_id=pool)
-        svol_pool = optional_int(_first(options.get("dr_test_svol_pool_id"), opts.get("vsp_svol_pool_id")),
-                                 "the S-VOL pool id")
         if svol_pool is not None:
             copy["svol_pool_id"] = svol_pool
         return [copy]

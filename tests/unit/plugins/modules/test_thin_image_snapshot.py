@@ -297,3 +297,33 @@ def test_a_write_without_an_answer_is_read_again_and_the_run_goes_on(lab, run_mo
     assert lab.digest("vsp-a", str(svol)) == lab.digest("vsp-a", str(pvol))
     removed = run_module(MODULE, dict(args, state="absent"))
     assert not removed["failed"] and not defined(lab, svol)
+
+
+def test_an_svol_left_by_a_stopped_run_is_found_in_its_pool_by_its_label(lab, run_module, conn):
+    # a run stopped between the pair's delete and the S-VOL's (or between the S-VOL's create and the pair's)
+    # leaves an unpaired LDEV carrying the label: with svol_pool_id, state=absent finds and deletes it, and
+    # leaves the pool's other LDEVs alone
+    import requests  # pylint: disable=import-outside-toplevel
+    args = conn(snapshot_group="dr_k", pvol=270, pool_id=5, svol_pool_id=1)
+    made = run_module(MODULE, args)
+    assert not made["failed"], made
+    svol, mu = made["snapshot"]["svol"], made["snapshot"]["mu_number"]
+    info = lab.array("vsp-a")
+    http = requests.Session()
+    http.trust_env, http.verify = False, info["ca_file"]
+    base = info["url"] + "/ConfigurationManager/v1/objects"
+    login = http.post(base + "/sessions", auth=(info["username"], info["password"]), json={}, timeout=30).json()
+    http.headers["Authorization"] = f"Session {login['token']}"
+    try:
+        reply = http.delete(f"{base}/snapshots/270,{mu}", timeout=30)
+        assert reply.status_code == 202, reply.text
+        lab.wait_for(lambda: http.get(f"{base}/jobs/{reply.json()['jobId']}", timeout=30).json()["status"]
+                     == "Completed")
+    finally:
+        http.delete(f"{base}/sessions/{login['sessionId']}", timeout=30)
+    assert defined(lab, svol)
+    without_pool = conn(snapshot_group="dr_k", pvol=270, state="absent")
+    assert run_module(MODULE, without_pool)["changed"] is False, "without the pool, nothing says which LDEV it was"
+    removed = step(lab, run_module, dict(without_pool, svol_pool_id=1), ["delete_svol"])
+    assert removed["snapshot"] == [] or removed["snapshot"] is None or removed["snapshot"]["svol"] is None
+    assert not defined(lab, svol) and defined(lab, 512)
