@@ -13,12 +13,11 @@ This is a private module: its API may change at any time.
 from __future__ import annotations
 
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
 
 from ._claim import ClaimStore
 from ._clone_plan import (RERUN, SNAPSHOT_FIELDS, VOLUME_FIELDS, Observed, clone_facts, diff_view, key_of, plan,
                           predict)
-from ._common import ReplicationError
+from ._common import ReplicationError, for_each
 from ._engine import Action, Driver, Handler, Step, Steps
 from ._ontap import CODE_NOT_FOUND, OntapClient, SvmClaim, parse_time, split_path
 from ._rest import HttpError
@@ -122,12 +121,7 @@ class CloneReader:
             except ReplicationError as exc:
                 self.problems[key_of(item)] = exc
 
-        if len(items) < 2 or self.max_workers < 2:
-            for item in items:
-                one(item)
-            return
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items))) as pool:
-            list(pool.map(one, items))
+        for_each(one, items, self.max_workers)
 
     @staticmethod
     def _parent(item: Item) -> str:

@@ -9,6 +9,7 @@ import base64
 import os
 import re
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from ansible.module_utils.common.parameters import AnsibleFallbackNotFound
@@ -275,3 +276,13 @@ def finish_run(module: t.Any, results: list[dict[str, t.Any]], *, bulk: bool, li
         out.update({k: v for k, v in result.items() if k not in skip})
         module.fail_json(msg=result.get("msg", "failed"), **out)
     module.exit_json(**out)
+
+
+def for_each(work: t.Callable[[t.Any], None], items: t.Sequence[t.Any], max_workers: int) -> None:
+    """Run ``work`` on every item, on up to ``max_workers`` threads (in this thread for fewer than two)."""
+    if len(items) < 2 or max_workers < 2:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
+        list(pool.map(work, items))

@@ -26,6 +26,7 @@ import typing as t
 from ._common import ReplicationError, nonempty_env_fallback
 from ._rest import HttpError
 from ._vsp import OBJECTS, VspClient, data_of, split_id, vsp_connection_options
+from ._vsp import describe_pair as vsp_describe_pair
 
 NOT_SPECIFIED = "NotSpecified"
 TYPES = ("TC", "UR", "GAD")
@@ -206,9 +207,5 @@ def journal_lag(master: dict[str, t.Any] | None, restore: dict[str, t.Any] | Non
 
 
 def describe_pair(facts: t.Any) -> str:
-    if not facts:
-        return "pair not found"
-    text = f"{facts.get('pvol_status')}/{facts.get('svol_status')} ({facts.get('state')}, {facts.get('direction')})"
-    if facts.get("progress") is not None:
-        text += f", progress {facts['progress']}%"
-    return text
+    """A remote pair's statuses in words, with its state and direction."""
+    return vsp_describe_pair(facts, ("state", "direction"))

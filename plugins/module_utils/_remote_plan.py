@@ -28,7 +28,7 @@ from ._common import ReplicationError
 from ._engine import Action, declared_items, differing_bytes_at_most
 from ._remote_client import FENCE_LEVELS, TYPES, describe_pair
 from ._vsp import MAX_LDEV_ID, check_name
-from ._vsp_pairs import int_in
+from ._vsp_pairs import describe_pairs, int_in, pairs_diff_view
 
 ITEM_KEYS = ("copy_group", "pair_name", "pvol", "svol", "replication_type", "state", "pair_state", "takeover",
              "allow_data_loss", "mu_number", "fence_level", "pvol_journal_id", "svol_journal_id", "quorum_disk_id",
@@ -337,17 +337,11 @@ def listing(value: t.Any, limit: int = 5) -> str:
 
 
 def describe(value: t.Any) -> t.Any:
-    if isinstance(value, list):
-        return {p.get("pair_name"): describe_pair(p) for p in value} or "no pairs"
-    return describe_pair(value)
+    return describe_pairs(value, describe_pair)
 
 
 def diff_view(facts: t.Any) -> dict[str, t.Any]:
-    if not facts:
-        return {}
-    if isinstance(facts, list):
-        return {p.get("pair_name"): {k: p.get(k) for k in DIFF_KEYS} for p in facts}
-    return {k: facts.get(k) for k in DIFF_KEYS}
+    return pairs_diff_view(facts, DIFF_KEYS)
 
 
 def predict_pair(before: dict[str, t.Any] | None, item: dict[str, t.Any], actions: list[Action],

@@ -28,6 +28,7 @@ from ._common import ReplicationError
 from ._engine import Action, declared_items, differing_bytes_at_most
 from ._vsp import (JOB_HISTORY_COUNT, MAX_LDEV_ID, check_name, describe_pair, group_id, ldev_defined, ldev_size,
                    split_id)
+from ._vsp_pairs import describe_pairs, pairs_diff_view
 from ._vsp_pairs import int_in as _int_in
 
 ITEM_KEYS = ("copy_group", "pair_name", "pvol", "svol", "state", "pair_state", "restore", "copy_pace", "mu_number",
@@ -414,11 +415,7 @@ def predict_pair(before: dict[str, t.Any] | None, item: dict[str, t.Any], action
 
 
 def diff_view(facts: t.Any) -> dict[str, t.Any]:
-    if not facts:
-        return {}
-    if isinstance(facts, list):
-        return {p.get("pair_name"): {k: p.get(k) for k in DIFF_KEYS} for p in facts}
-    return {k: facts.get(k) for k in DIFF_KEYS}
+    return pairs_diff_view(facts, DIFF_KEYS)
 
 
 def group_view(copy_group: str, copy_group_id: str | None, pairs: list[dict[str, t.Any]]) -> dict[str, t.Any]:
@@ -446,9 +443,7 @@ def predict(item: dict[str, t.Any], before: t.Any, actions: list[str]) -> t.Any:
 
 def describe(value: t.Any) -> t.Any:
     """The status of a pair (or of every pair of a group) as a failure or timeout shows it."""
-    if isinstance(value, list):
-        return {p.get("pair_name"): describe_pair(p) for p in value} or "no pairs"
-    return describe_pair(value)
+    return describe_pairs(value, describe_pair)
 
 
 def listing(value: t.Any) -> str:

@@ -13,9 +13,8 @@ This is a private module: its API may change at any time.
 from __future__ import annotations
 
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
 
-from ._common import ReplicationError
+from ._common import ReplicationError, for_each
 from ._engine import Action
 from ._ontap import OntapClient, newest_common_snapshot, relationship_facts, split_path
 from ._rest import UnreachableError
@@ -256,12 +255,7 @@ class SnapMirrorReader:
             except ReplicationError as exc:
                 self.problems[item["destination_path"]] = exc
 
-        if len(items) < 2 or self.max_workers < 2:
-            for item in items:
-                one(item)
-            return
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items))) as pool:
-            list(pool.map(one, items))
+        for_each(one, items, self.max_workers)
 
     # helpers --------------------------------------------------------------------------------------
     def _fail(self, items: list[Item], exc: ReplicationError) -> None:

@@ -185,10 +185,12 @@ def pair_facts(record: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
-def describe_pair(facts: t.Any) -> str:
+def describe_pair(facts: t.Any, keys: t.Sequence[str] = ("state",)) -> str:
+    """A pair's statuses in words, with the facts ``keys`` names in parentheses."""
     if not facts:
         return "pair not found"
-    text = f"{facts.get('pvol_status')}/{facts.get('svol_status')} ({facts.get('state')})"
+    shown = ", ".join(str(facts.get(k)) for k in keys)
+    text = f"{facts.get('pvol_status')}/{facts.get('svol_status')} ({shown})"
     if facts.get("progress") is not None:
         text += f", progress {facts['progress']}%"
     return text

@@ -21,6 +21,22 @@ if t.TYPE_CHECKING:  # pragma: no cover
 GRACE_SECONDS = 10.0
 
 
+def describe_pairs(value: t.Any, describe_pair: t.Callable[[t.Any], str]) -> t.Any:
+    """The status of a pair (or of every pair of a group, by pair name) as a failure or timeout shows it."""
+    if isinstance(value, list):
+        return {p.get("pair_name"): describe_pair(p) for p in value} or "no pairs"
+    return describe_pair(value)
+
+
+def pairs_diff_view(facts: t.Any, keys: t.Sequence[str]) -> dict[str, t.Any]:
+    """The ``keys`` of a pair's facts (or of every pair of a group, by pair name) for ``--diff``."""
+    if not facts:
+        return {}
+    if isinstance(facts, list):
+        return {p.get("pair_name"): {k: p.get(k) for k in keys} for p in facts}
+    return {k: facts.get(k) for k in keys}
+
+
 class PairWait(t.NamedTuple):
     """What a wait for a pair status (of a pair, or of every pair of a group) expects: ``target`` statuses end
     it, ``intermediate`` ones are on the way, and the statuses the change was ``issued_from`` may still show for
